@@ -1,0 +1,227 @@
+"""``camauth CONFIG_URI COMMAND …``: the command line, over the same services as the pages.
+
+Acts as the built-in ``system`` actor in the audit log. Passwords come from a
+prompt or standard input, never from the command line. Exit status 0 on
+success; otherwise one line on stderr and 1 (refused or failed) or 2 (usage or
+configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TextIO
+
+from pyramid.paster import get_appsettings, setup_logging
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import migrate
+from .clock import utcnow
+from .db import make_engine, make_session_factory
+from .models import UserStatus
+from .services import accounts, audit, housekeeping, lockout, sessions
+from .services.context import Context
+from .services.passwords import Passwords, PasswordPolicyError
+from .settings import SettingsError, database_url, parse_settings
+
+
+class CommandError(Exception):
+    """A command failed; the message is the one line to print."""
+
+
+Command = Callable[[Context, argparse.Namespace, TextIO], None]
+
+
+def read_password(stdin: TextIO, prompt: str = "Password: ") -> str:
+    if stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Repeat password: ") != first:
+            raise CommandError("the two passwords differ")
+        return first
+    line = stdin.readline().rstrip("\r\n")
+    if not line:
+        raise CommandError("no password on standard input")
+    return line
+
+
+def _user(ctx: Context, username: str) -> accounts.User:
+    user = accounts.find_user(ctx, username)
+    if user is None:
+        raise CommandError(f"no user named {username!r}")
+    return user
+
+
+def cmd_initdb(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    created = accounts.ensure_first_admin(ctx, args.admin_username)
+    if created is None:
+        print("Database is up to date; users already exist.")
+        return
+    user, password = created
+    print(f"Created administrator {user.username!r}.")
+    print(f"One-time password (shown only now; change it at first login): {password}")
+
+
+def cmd_create_user(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    user = accounts.create_user(
+        ctx,
+        args.username,
+        password=read_password(stdin),
+        email=args.email,
+        full_name=args.full_name or "",
+        is_admin=args.admin,
+        must_change_password=args.force_change,
+    )
+    print(f"Created user {user.username!r}.")
+
+
+def cmd_set_password(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    user = _user(ctx, args.username)
+    accounts.set_password(ctx, user, read_password(stdin), force_change=args.force_change)
+    print(f"Password of {user.username!r} set; their sessions were ended.")
+
+
+def cmd_unlock(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    key = accounts.username_key(args.username)
+    lockout.unlock(ctx, key, accounts.find_user(ctx, key))
+    print(f"Unlocked {args.username!r}.")
+
+
+def _status_command(status: UserStatus, verb: str) -> Command:
+    def command(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+        user = _user(ctx, args.username)
+        if status is UserStatus.ACTIVE and verb == "approved":
+            accounts.approve(ctx, user)
+        else:
+            accounts.set_status(ctx, user, status)
+        print(f"{user.username!r} {verb}.")
+
+    return command
+
+
+def cmd_list_users(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    print(f"{'username':<30} {'status':<17} {'admin':<5} last login")
+    for user in accounts.list_users(ctx):
+        last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
+        print(f"{user.username:<30} {user.status:<17} {'yes' if user.is_admin else 'no':<5} {last}")
+
+
+def cmd_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    user = _user(ctx, args.username) if args.username else None
+    names = {u.id: u.username for u in accounts.list_users(ctx)}
+    print(f"{'id':>6} {'user':<30} {'kind':<8} {'ip':<40} last seen")
+    for row in sessions.live_sessions(ctx, user):
+        name = names.get(row.user_id or 0, "?")
+        print(f"{row.id:>6} {name:<30} {row.kind:<8} {row.ip:<40} {row.last_seen_at:%Y-%m-%d %H:%M}")
+
+
+def cmd_end_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    if args.all:
+        print(f"Ended {sessions.end_all_sessions(ctx)} sessions.")
+        return
+    if not args.username:
+        raise CommandError("name a user or give --all")
+    user = _user(ctx, args.username)
+    print(f"Ended {sessions.end_user_sessions(ctx, user)} sessions of {user.username!r}.")
+
+
+def cmd_cleanup(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    counts = housekeeping.cleanup(ctx)
+    print(", ".join(f"{name}: {count} deleted" for name, count in counts.items()))
+
+
+def cmd_audit(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise CommandError(f"--since: not an ISO date or time: {args.since!r}") from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=utcnow().tzinfo)
+    for event in audit.events(ctx, username=args.user, since=since):
+        print(
+            f"{event.created_at:%Y-%m-%dT%H:%M:%SZ} {event.event:<16} "
+            f"actor={event.actor_name or '-'} target={event.target_name or '-'} "
+            f"ip={event.ip or '-'} {event.details}"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="camauth", description=__doc__.splitlines()[0])
+    parser.add_argument("config_uri", help="the ini file, e.g. development.ini")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    initdb = add("initdb", cmd_initdb, "migrate to head; create the first administrator if none")
+    initdb.add_argument("--admin-username", default="admin")
+    create = add("create-user", cmd_create_user, "create a user (password on prompt/stdin)")
+    create.add_argument("username")
+    create.add_argument("--email")
+    create.add_argument("--full-name")
+    create.add_argument("--admin", action="store_true")
+    create.add_argument("--force-change", action="store_true")
+    setpw = add("set-password", cmd_set_password, "set a password (prompt/stdin)")
+    setpw.add_argument("username")
+    setpw.add_argument("--force-change", action="store_true")
+    for name, handler, help_text in (
+        ("unlock", cmd_unlock, "clear lockouts and failures of a username"),
+        ("disable", _status_command(UserStatus.DISABLED, "disabled"), "disable a user"),
+        ("enable", _status_command(UserStatus.ACTIVE, "enabled"), "enable a user"),
+        ("approve", _status_command(UserStatus.ACTIVE, "approved"), "approve a registration"),
+    ):
+        add(name, handler, help_text).add_argument("username")
+    add("list-users", cmd_list_users, "list users")
+    add("sessions", cmd_sessions, "list live sessions").add_argument("username", nargs="?")
+    end = add("end-sessions", cmd_end_sessions, "end a user's sessions, or --all")
+    end.add_argument("username", nargs="?")
+    end.add_argument("--all", action="store_true")
+    add("cleanup", cmd_cleanup, "delete expired sessions, locks and old failures")
+    audit_cmd = add("audit", cmd_audit, "show the audit log")
+    audit_cmd.add_argument("--user")
+    audit_cmd.add_argument("--since")
+    return parser
+
+
+def run(argv: Sequence[str], stdin: TextIO) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        raw = get_appsettings(args.config_uri)
+        settings = parse_settings(raw)
+        engine = make_engine(database_url(raw))
+    except (SettingsError, FileNotFoundError, LookupError) as error:
+        print(f"camauth: bad configuration: {error}", file=sys.stderr)
+        return 2
+    try:
+        setup_logging(args.config_uri)
+        if args.command == "initdb":
+            migrate.upgrade(engine)
+        elif not migrate.is_current(engine):
+            raise CommandError(f"the database is not migrated: run 'camauth {args.config_uri} initdb'")
+        with make_session_factory(engine).begin() as dbsession:
+            ctx = Context(db=dbsession, settings=settings, clock=utcnow, passwords=Passwords(settings))
+            args.handler(ctx, args, stdin)
+    except (CommandError, accounts.AccountError, PasswordPolicyError) as error:
+        print(f"camauth: {error}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:
+        reason = str(error.__cause__ or error).splitlines()[0]
+        print(f"camauth: database error: {reason}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(sys.argv[1:] if argv is None else argv, sys.stdin)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

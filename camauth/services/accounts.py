@@ -1,0 +1,238 @@
+"""Create, find, modify and delete users; account status."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..models import UNTRUSTED_SCOPE, User, UserStatus, WebSession
+from . import audit, lockout, sessions
+from .audit import Event
+from .context import SYSTEM_ACTOR, Context
+from .passwords import PasswordPolicyError, check_new_password, generate_password
+
+USERNAME_MAX = 150
+_USERNAME_RE = re.compile(r"[\w.@-]+")
+RESERVED_USERNAMES = frozenset({SYSTEM_ACTOR})
+
+
+class AccountError(ValueError):
+    """An account operation was refused; the message is for the person asking."""
+
+
+def username_key(username: str) -> str:
+    """The form usernames are compared in: case-insensitive, surrounding space ignored."""
+    return username.strip().casefold()
+
+
+def username_problem(username: str) -> str | None:
+    """Why ``username`` can never be a username, or None if it could be one."""
+    name = username.strip()
+    if not name:
+        return "Enter a username."
+    if len(name) > USERNAME_MAX:
+        return f"A username has at most {USERNAME_MAX} characters."
+    # \w admits letters and digits of every script (and "_"), as PRODUCT §2 asks
+    if not _USERNAME_RE.fullmatch(name):
+        return "A username contains only letters, digits and . _ - @"
+    return None
+
+
+def _email_key(email: str | None) -> str | None:
+    email = (email or "").strip()
+    return email.casefold() if email else None
+
+
+def find_user(ctx: Context, username: str) -> User | None:
+    return ctx.db.scalars(select(User).where(User.username_key == username_key(username))).first()
+
+
+def find_user_by_login(ctx: Context, username_or_email: str) -> User | None:
+    user = find_user(ctx, username_or_email)
+    if user is None and "@" in username_or_email:
+        key = _email_key(username_or_email)
+        user = ctx.db.scalars(select(User).where(User.email_key == key)).first()
+    return user
+
+
+def get_user(ctx: Context, user_id: int) -> User | None:
+    return ctx.db.get(User, user_id)
+
+
+def require_user(ctx: Context, username: str) -> User:
+    user = find_user(ctx, username)
+    if user is None:
+        raise AccountError(f"No user named {username!r}.")
+    return user
+
+
+def list_users(ctx: Context) -> Sequence[User]:
+    return ctx.db.scalars(select(User).order_by(User.username_key)).all()
+
+
+def count_users(ctx: Context) -> int:
+    return ctx.db.scalar(select(func.count()).select_from(User)) or 0
+
+
+def create_user(
+    ctx: Context,
+    username: str,
+    *,
+    password: str | None = None,
+    email: str | None = None,
+    full_name: str = "",
+    is_admin: bool = False,
+    must_change_password: bool = False,
+    status: UserStatus = UserStatus.ACTIVE,
+    extra: dict[str, Any] | None = None,
+) -> User:
+    """Create a user. Without a password the account cannot log in until one is set."""
+    problem = username_problem(username)
+    if problem:
+        raise AccountError(problem)
+    key = username_key(username)
+    if key in RESERVED_USERNAMES:
+        raise AccountError(f"The username {username.strip()!r} is reserved.")
+    if find_user(ctx, key) is not None:
+        raise AccountError("That username is already taken.")
+    email_key = _email_key(email)
+    if email_key and ctx.db.scalars(select(User.id).where(User.email_key == email_key)).first():
+        raise AccountError("That email address belongs to another account.")
+    now = ctx.clock()
+    user = User(
+        username=username.strip(),
+        username_key=key,
+        email=(email or "").strip() or None,
+        email_key=email_key,
+        full_name=full_name.strip(),
+        status=status.value,
+        is_admin=is_admin,
+        created_at=now,
+        must_change_password=must_change_password,
+        extra=extra or {},
+    )
+    if password is not None:
+        check_new_password(ctx.settings, password, username=user.username, email=user.email)
+        user.password_hash = ctx.passwords.hash(password)
+        user.password_changed_at = now
+    ctx.db.add(user)
+    ctx.db.flush()
+    audit.record(ctx, Event.USER_CREATED, target=user, details={"is_admin": is_admin})
+    return user
+
+
+def set_password(
+    ctx: Context, user: User, password: str, *, force_change: bool = False, reset: bool = True
+) -> None:
+    """Set a new password (policy applies) and end the user's sessions.
+
+    ``reset`` is an administrator's or the command line's act (audited as a reset);
+    the user's own change goes through the account pages instead.
+    """
+    check_new_password(ctx.settings, password, username=user.username, email=user.email)
+    user.password_hash = ctx.passwords.hash(password)
+    user.password_changed_at = ctx.clock()
+    user.must_change_password = force_change
+    sessions.end_user_sessions(ctx, user)
+    event = Event.PASSWORD_RESET if reset else Event.PASSWORD_CHANGED
+    audit.record(ctx, event, target=user, details={"force_change": force_change})
+
+
+def set_status(ctx: Context, user: User, status: UserStatus) -> None:
+    """Change the account status; anything but active ends every session at once."""
+    previous = user.status
+    user.status = status.value
+    if status is not UserStatus.ACTIVE:
+        sessions.end_user_sessions(ctx, user)
+    if status is UserStatus.DISABLED:
+        event = Event.USER_DISABLED
+    elif previous in (UserStatus.PENDING_APPROVAL, UserStatus.PENDING_EMAIL):
+        event = Event.USER_APPROVED
+    elif status is UserStatus.ACTIVE:
+        event = Event.USER_ENABLED
+    else:
+        event = Event.USER_EDITED
+    audit.record(ctx, event, target=user, details={"from": previous, "to": status.value})
+
+
+def approve(ctx: Context, user: User) -> None:
+    if user.status not in (UserStatus.PENDING_APPROVAL.value, UserStatus.PENDING_EMAIL.value):
+        raise AccountError(f"{user.username} is not waiting for approval (status: {user.status}).")
+    set_status(ctx, user, UserStatus.ACTIVE)
+
+
+def count_active_admins(ctx: Context) -> int:
+    query = select(func.count()).where(User.is_admin.is_(True), User.status == UserStatus.ACTIVE)
+    return ctx.db.scalar(query) or 0
+
+
+def delete_user(ctx: Context, user: User) -> None:
+    if user.id == ctx.origin.actor_id:
+        raise AccountError("You cannot delete your own account.")
+    if user.is_admin and user.status == UserStatus.ACTIVE and count_active_admins(ctx) <= 1:
+        raise AccountError("You cannot delete the last administrator.")
+    audit.record(ctx, Event.USER_DELETED, target=user)
+    ctx.db.delete(user)
+    ctx.db.flush()
+
+
+def agree_terms(ctx: Context, user: User, revision: str) -> None:
+    user.terms_revision = revision
+    user.terms_agreed_at = ctx.clock()
+    audit.record(ctx, Event.TERMS_AGREED, target=user, details={"revision": revision})
+
+
+def ensure_first_admin(ctx: Context, username: str = "admin") -> tuple[User, str] | None:
+    """Create the first administrator if there is no user yet.
+
+    Returns the user and its one-time password (to be shown once), or None when
+    users already exist. The password must be changed at first login.
+    """
+    if count_users(ctx) > 0:
+        return None
+    password = generate_password()
+    user = create_user(
+        ctx, username, password=password, is_admin=True, must_change_password=True
+    )
+    return user, password
+
+
+class WrongPasswordError(AccountError):
+    """The current password given was wrong (counted like a failed login)."""
+
+
+def change_own_password(
+    ctx: Context,
+    user: User,
+    current: str,
+    new: str,
+    *,
+    keep: WebSession | None = None,
+    scope: str = UNTRUSTED_SCOPE,
+) -> None:
+    """A user changes their own password; every other session of theirs ends.
+
+    A wrong current password counts as a login failure of ``scope``, so this
+    page cannot be used to guess passwords past the lockout.
+    """
+    until = lockout.locked_until(ctx, user.username_key, scope)
+    if until is not None:
+        raise AccountError(
+            f"Too many failed attempts: try again after {until:%Y-%m-%d %H:%M} UTC."
+        )
+    if not ctx.passwords.verify(user.password_hash, current).ok:
+        lockout.record_failure(
+            ctx, user.username_key, scope=scope, user=user, reason="current_password"
+        )
+        raise WrongPasswordError("Your current password is not correct.")
+    if new == current:
+        raise PasswordPolicyError("Choose a new password that differs from the current one.")
+    check_new_password(ctx.settings, new, username=user.username, email=user.email)
+    user.password_hash = ctx.passwords.hash(new)
+    user.password_changed_at = ctx.clock()
+    user.must_change_password = False
+    sessions.end_user_sessions(ctx, user, keep=keep)
+    audit.record(ctx, Event.PASSWORD_CHANGED, target=user)

@@ -1,0 +1,35 @@
+"""What every service call needs: the database, settings, a clock, and who is acting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy.orm import Session
+
+from ..clock import Clock
+from ..settings import Settings
+from .passwords import Passwords
+
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who acts and from where, as the audit log records it."""
+
+    actor_id: int | None = None
+    actor_name: str = SYSTEM_ACTOR
+    ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class Context:
+    db: Session
+    settings: Settings
+    clock: Clock
+    passwords: Passwords
+    origin: Origin = Origin()
+
+    def acting_as(self, actor_id: int | None, actor_name: str) -> Context:
+        return replace(self, origin=replace(self.origin, actor_id=actor_id, actor_name=actor_name))

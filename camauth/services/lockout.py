@@ -1,0 +1,210 @@
+"""Brute-force defence: failure recording, lock computation, unlock, per-IP throttle.
+
+Failures are counted per username and *scope*: all untrusted clients together
+(``UNTRUSTED_SCOPE``) or one trusted device (its device id). Every
+``threshold``-th counted failure within the window locks that scope for
+``n // threshold * increment`` minutes, capped.
+
+Exact under concurrency: recording a failure first upserts the scope's
+``lockouts`` row, which on PostgreSQL holds that row locked until the
+transaction ends. Parallel failures for one username therefore count one after
+another, and each count (a fresh statement, so a fresh snapshot under READ
+COMMITTED) sees every failure committed before it. SQLite serialises writers
+anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..models import UNTRUSTED_SCOPE, LoginFailure, Lockout, User
+from . import audit
+from .audit import Event
+from .context import Context
+
+
+def lock_minutes(ctx: Context, failures: int) -> int:
+    """Minutes of lock earned by the ``failures``-th failure (0 if it earns none)."""
+    settings = ctx.settings
+    if failures <= 0 or failures % settings.lockout_threshold:
+        return 0
+    minutes = failures // settings.lockout_threshold * settings.lockout_increment_minutes
+    return min(minutes, settings.lockout_max_lockout_minutes)
+
+
+def locked_until(ctx: Context, username_key: str, scope: str) -> datetime | None:
+    """When the scope's lock ends, or None if it is not locked now."""
+    until = ctx.db.scalar(
+        select(Lockout.locked_until).where(
+            Lockout.username_key == username_key, Lockout.scope == scope
+        )
+    )
+    return until if until is not None and until > ctx.clock() else None
+
+
+def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
+    """When ``ip`` may try again, if it has failed ``ip_threshold`` times within the window."""
+    if not ip:
+        return None
+    window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
+    # the threshold-th most recent failure: once it leaves the window, the IP is below it
+    nth_latest = ctx.db.scalar(
+        select(LoginFailure.created_at)
+        .where(LoginFailure.ip == ip, LoginFailure.created_at > ctx.clock() - window)
+        .order_by(LoginFailure.created_at.desc())
+        .offset(ctx.settings.lockout_ip_threshold - 1)
+        .limit(1)
+    )
+    return nth_latest + window if nth_latest is not None else None
+
+
+def _lock_row_for_update(ctx: Context, username_key: str, scope: str) -> datetime | None:
+    """Create or touch the scope's lock row, holding it locked; returns its counted_since."""
+    now = ctx.clock()
+    dialect = ctx.db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Lockout).values(username_key=username_key, scope=scope, updated_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Lockout.username_key, Lockout.scope], set_={"updated_at": now}
+    ).returning(Lockout.counted_since)
+    return ctx.db.execute(statement).scalar_one()
+
+
+@dataclass(frozen=True)
+class FailureResult:
+    failures: int  # counted failures of this scope, this one included
+    locked_until: datetime | None  # set when this failure locked the scope
+
+
+def record_failure(
+    ctx: Context,
+    username_key: str,
+    *,
+    scope: str = UNTRUSTED_SCOPE,
+    user: User | None = None,
+    reason: str = "password",
+) -> FailureResult:
+    now = ctx.clock()
+    counted_since = _lock_row_for_update(ctx, username_key, scope)
+    origin = ctx.origin
+    ctx.db.add(
+        LoginFailure(
+            username_key=username_key[:150],
+            scope=scope,
+            user_exists=user is not None,
+            ip=origin.ip[:45],
+            user_agent=origin.user_agent[:500],
+            reason=reason,
+            created_at=now,
+        )
+    )
+    ctx.db.flush()
+    failures = _count_failures(ctx, username_key, scope, counted_since)
+    details = {"username": username_key, "scope": "device" if scope else "untrusted", "reason": reason}
+    audit.record(ctx, Event.LOGIN_FAILURE, target=user, target_name=username_key, details=details)
+    minutes = lock_minutes(ctx, failures)
+    if not minutes:
+        return FailureResult(failures, None)
+    until = now + timedelta(minutes=minutes)
+    ctx.db.execute(
+        update(Lockout)
+        .where(Lockout.username_key == username_key, Lockout.scope == scope)
+        .values(locked_until=until, updated_at=now)
+    )
+    audit.record(
+        ctx,
+        Event.LOCKOUT,
+        target=user,
+        target_name=username_key,
+        details={**details, "failures": failures, "minutes": minutes, "until": until.isoformat()},
+    )
+    return FailureResult(failures, until)
+
+
+def reset_after_success(ctx: Context, username_key: str, scope: str) -> None:
+    """A successful login restarts the count for the scope it came from."""
+    now = ctx.clock()
+    ctx.db.execute(
+        update(Lockout)
+        .where(Lockout.username_key == username_key, Lockout.scope == scope)
+        .values(counted_since=now, locked_until=None, updated_at=now)
+    )
+
+
+def unlock(ctx: Context, username_key: str, user: User | None = None) -> int:
+    """Clear every lock and the failure count of ``username_key``, all scopes. Audited."""
+    now = ctx.clock()
+    cleared = ctx.db.execute(
+        update(Lockout)
+        .where(Lockout.username_key == username_key)
+        .values(counted_since=now, locked_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    audit.record(ctx, Event.UNLOCK, target=user, target_name=username_key)
+    return cleared
+
+
+def current_failures(ctx: Context, username_key: str, scope: str = UNTRUSTED_SCOPE) -> int:
+    """How many failures count towards the scope's next lock right now."""
+    counted_since = ctx.db.scalar(
+        select(Lockout.counted_since).where(
+            Lockout.username_key == username_key, Lockout.scope == scope
+        )
+    )
+    return _count_failures(ctx, username_key, scope, counted_since)
+
+
+def _count_failures(
+    ctx: Context, username_key: str, scope: str, counted_since: datetime | None
+) -> int:
+    start = ctx.clock() - timedelta(hours=ctx.settings.lockout_failure_window_hours)
+    if counted_since is not None and counted_since > start:
+        start = counted_since
+    count = ctx.db.scalar(
+        select(func.count()).where(
+            LoginFailure.username_key == username_key,
+            LoginFailure.scope == scope,
+            LoginFailure.created_at > start,
+        )
+    )
+    return count or 0
+
+
+def active_lockouts(ctx: Context) -> Sequence[Lockout]:
+    return ctx.db.scalars(
+        select(Lockout)
+        .where(Lockout.locked_until > ctx.clock())
+        .order_by(Lockout.locked_until.desc())
+    ).all()
+
+
+def delete_stale(ctx: Context) -> dict[str, int]:
+    """Housekeeping: expired locks, failures past the window, unknown users' after a while."""
+    now = ctx.clock()
+    window_start = now - timedelta(hours=ctx.settings.lockout_failure_window_hours)
+    ip_start = now - timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
+    oldest_needed = min(window_start, ip_start)
+    unknown_start = now - timedelta(days=ctx.settings.lockout_unknown_user_retention_days)
+    failures = ctx.db.execute(
+        delete(LoginFailure)
+        .where(
+            (LoginFailure.created_at <= oldest_needed)
+            | ((LoginFailure.user_exists.is_(False)) & (LoginFailure.created_at <= unknown_start))
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # a lock row with no lock and no failures left in the window carries nothing
+    locks = ctx.db.execute(
+        delete(Lockout)
+        .where(
+            (Lockout.locked_until.is_(None)) | (Lockout.locked_until <= now),
+            Lockout.updated_at <= window_start,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return {"failures": failures, "lockouts": locks}

@@ -1,0 +1,82 @@
+"""Password hashing (argon2id) and the rules every new password must meet."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from ..settings import Settings
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    new_hash: str | None = None  # set when the stored hash should be replaced
+
+
+class Passwords:
+    """argon2id with the configured cost; verifies any argon2 hash and upgrades old ones."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=settings.password_argon2_time_cost,
+            memory_cost=settings.password_argon2_memory_kib,
+            parallelism=settings.password_argon2_parallelism,
+            type=Type.ID,
+        )
+        # verified against when the username does not exist, so that an unknown
+        # username costs the same time as a wrong password for a real one
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> VerifyResult:
+        if not stored_hash:
+            self.burn_time(password)
+            return VerifyResult(ok=False)
+        try:
+            self.hasher.verify(stored_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return VerifyResult(ok=False)
+        if self.hasher.check_needs_rehash(stored_hash):
+            return VerifyResult(ok=True, new_hash=self.hasher.hash(password))
+        return VerifyResult(ok=True)
+
+    def burn_time(self, password: str) -> None:
+        """Do the work of one verification and throw the answer away."""
+        try:
+            self.hasher.verify(self._dummy_hash, password)
+        except VerificationError:
+            pass
+
+
+def generate_password() -> str:
+    """A one-time password for bootstrap and administrator resets (~120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
+class PasswordPolicyError(ValueError):
+    """A new password is refused; the message tells the person what to do."""
+
+
+def check_new_password(
+    settings: Settings, password: str, *, username: str = "", email: str | None = None
+) -> None:
+    """Raise :class:`PasswordPolicyError` unless ``password`` may be set."""
+    if len(password) < settings.password_min_length:
+        raise PasswordPolicyError(
+            f"Use at least {settings.password_min_length} characters; "
+            "a few unrelated words make a long password easy to remember."
+        )
+    if len(password) > settings.password_max_length:
+        raise PasswordPolicyError(f"Use at most {settings.password_max_length} characters.")
+    folded = password.casefold()
+    if username and username.casefold() in folded:
+        raise PasswordPolicyError("Do not use your username in your password.")
+    local_part = (email or "").partition("@")[0].casefold()
+    if len(local_part) >= 3 and local_part in folded:
+        raise PasswordPolicyError("Do not use your email address in your password.")

@@ -1,0 +1,162 @@
+"""Server-side sessions: create, look up, end, list, clean up.
+
+The cookie carries a random token; the table keeps only its SHA-256 digest, so
+a copy of the database does not let anyone act as a logged-in user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+
+from ..models import SessionKind, User, WebSession
+from . import audit
+from .audit import Event
+from .context import Context
+
+TOKEN_BYTES = 32  # 256 bits; PRODUCT asks for at least 128
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def idle_cutoff(ctx: Context) -> datetime:
+    return ctx.clock() - timedelta(minutes=ctx.settings.session_idle_timeout_minutes)
+
+
+def absolute_cutoff(ctx: Context) -> datetime:
+    return ctx.clock() - timedelta(hours=ctx.settings.session_absolute_timeout_hours)
+
+
+@dataclass
+class LoadedSession:
+    row: WebSession
+    user: User | None
+
+
+def load_session(ctx: Context, token: str, ip: str) -> LoadedSession | None:
+    """The live session for ``token``, or None if unknown, timed out or bound elsewhere.
+
+    One indexed query fetches the session and its user together.
+    """
+    found = ctx.db.execute(
+        select(WebSession, User)
+        .outerjoin(User, User.id == WebSession.user_id)
+        .where(WebSession.token_digest == token_digest(token))
+    ).first()
+    if found is None:
+        return None
+    row, user = found
+    if row.last_seen_at <= idle_cutoff(ctx) or row.created_at <= absolute_cutoff(ctx):
+        ctx.db.delete(row)
+        return None
+    if ctx.settings.session_bind_ip and row.ip != ip:
+        return None
+    if user is not None and not user.is_active:
+        # a disabled user's sessions are ended when disabled; this is the safety net
+        ctx.db.delete(row)
+        return None
+    return LoadedSession(row, user)
+
+
+def create_session(
+    ctx: Context,
+    *,
+    user: User | None,
+    kind: SessionKind = SessionKind.BROWSER,
+    data: dict[str, Any] | None = None,
+) -> tuple[str, WebSession]:
+    """Store a new session; returns the token (for the cookie, never stored) and the row."""
+    now = ctx.clock()
+    token = new_token()
+    row = WebSession(
+        token_digest=token_digest(token),
+        user_id=user.id if user is not None else None,
+        kind=kind.value,
+        created_at=now,
+        last_seen_at=now,
+        authenticated_at=now if user is not None else None,
+        ip=ctx.origin.ip[:45],
+        user_agent=ctx.origin.user_agent[:500],
+        data=json.dumps(data or {}, separators=(",", ":")),
+    )
+    ctx.db.add(row)
+    ctx.db.flush()
+    return token, row
+
+
+def end_session(ctx: Context, row: WebSession, *, reason: str = "ended") -> None:
+    if row.user_id is not None:
+        user = ctx.db.get(User, row.user_id)
+        audit.record(
+            ctx, Event.SESSION_ENDED, target=user, details={"session": row.id, "reason": reason}
+        )
+    ctx.db.delete(row)
+    ctx.db.flush()
+
+
+def end_user_sessions(
+    ctx: Context,
+    user: User,
+    *,
+    kind: SessionKind | None = None,
+    keep: WebSession | None = None,
+) -> int:
+    """End the user's sessions (optionally of one kind, optionally keeping one)."""
+    statement = delete(WebSession).where(WebSession.user_id == user.id)
+    if kind is not None:
+        statement = statement.where(WebSession.kind == kind.value)
+    if keep is not None and keep.id is not None:
+        statement = statement.where(WebSession.id != keep.id)
+    ended = ctx.db.execute(statement.execution_options(synchronize_session=False)).rowcount
+    if ended:
+        audit.record(ctx, Event.SESSION_ENDED, target=user, details={"count": ended})
+    return ended
+
+
+def end_all_sessions(ctx: Context) -> int:
+    ended = ctx.db.execute(
+        delete(WebSession)
+        .where(WebSession.user_id.is_not(None))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    audit.record(ctx, Event.SESSION_ENDED, details={"count": ended, "all": True})
+    return ended
+
+
+def live_sessions(ctx: Context, user: User | None = None) -> Sequence[WebSession]:
+    """Logged-in sessions that have not timed out, newest activity first."""
+    query = (
+        select(WebSession)
+        .where(
+            WebSession.user_id.is_not(None),
+            WebSession.last_seen_at > idle_cutoff(ctx),
+            WebSession.created_at > absolute_cutoff(ctx),
+        )
+        .order_by(WebSession.last_seen_at.desc())
+    )
+    if user is not None:
+        query = query.where(WebSession.user_id == user.id)
+    return ctx.db.scalars(query).all()
+
+
+def delete_expired_sessions(ctx: Context) -> int:
+    statement = delete(WebSession).where(
+        or_(
+            WebSession.last_seen_at <= idle_cutoff(ctx),
+            WebSession.created_at <= absolute_cutoff(ctx),
+        )
+    )
+    return ctx.db.execute(statement.execution_options(synchronize_session=False)).rowcount

@@ -1,0 +1,175 @@
+"""One typed, validated view of camauth's ini settings.
+
+Every number in PRODUCT.md is a setting under the ``camauth.`` prefix. They are
+parsed once at start-up; a bad value raises :class:`SettingsError` whose message
+is one line naming the key and what is allowed, so ``pserve`` and the command
+line can stop with that line and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+PREFIX = "camauth."
+
+
+class SettingsError(ValueError):
+    """A setting has a value camauth cannot use."""
+
+
+def _int(minimum: int) -> Callable[[str, Any], int]:
+    def parse(key: str, raw: Any) -> int:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise SettingsError(
+                f"{PREFIX}{key}: expected a whole number >= {minimum}, got {raw!r}"
+            ) from None
+        if value < minimum:
+            raise SettingsError(f"{PREFIX}{key}: expected a whole number >= {minimum}, got {raw!r}")
+        return value
+
+    return parse
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _bool(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SettingsError(f"{PREFIX}{key}: expected true or false, got {raw!r}")
+
+
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def parse(key: str, raw: Any) -> str:
+        value = str(raw).strip().lower()
+        if value not in allowed:
+            raise SettingsError(f"{PREFIX}{key}: expected one of {', '.join(allowed)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _text(key: str, raw: Any) -> str:
+    return str(raw).strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    session_idle_timeout_minutes: int = 30
+    session_absolute_timeout_hours: int = 12
+    session_touch_interval_seconds: int = 60
+    session_bind_ip: bool = False
+    session_one_per_user: bool = True
+    session_cookie_secure: bool = True
+    lockout_threshold: int = 10
+    lockout_increment_minutes: int = 10
+    lockout_max_lockout_minutes: int = 1440
+    lockout_failure_window_hours: int = 24
+    lockout_ip_threshold: int = 50
+    lockout_ip_window_minutes: int = 15
+    lockout_unknown_user_retention_days: int = 7
+    password_min_length: int = 12
+    password_max_length: int = 1024
+    password_min_score: int = 3
+    password_max_age_days: int = 0
+    password_argon2_memory_kib: int = 19456
+    password_argon2_time_cost: int = 2
+    password_argon2_parallelism: int = 1
+    terms_revision: str = ""
+    mfa_required_for: str = "admins"
+    mfa_issuer: str = "camauth"
+    mfa_pending_minutes: int = 5
+    registration: str = "closed"
+    reauth_minutes: int = 5
+    device_cookie_days: int = 365
+    secret: str = ""
+
+
+def _ini_key(field_name: str) -> str:
+    """``lockout_ip_threshold`` -> ``lockout.ip_threshold`` (first word is the section)."""
+    if field_name in {"registration", "reauth_minutes", "secret"}:
+        return field_name
+    section, _, rest = field_name.partition("_")
+    return f"{section}.{rest}"
+
+
+_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "session_idle_timeout_minutes": _int(1),
+    "session_absolute_timeout_hours": _int(1),
+    "session_touch_interval_seconds": _int(0),
+    "session_bind_ip": _bool,
+    "session_one_per_user": _bool,
+    "session_cookie_secure": _bool,
+    "lockout_threshold": _int(1),
+    "lockout_increment_minutes": _int(1),
+    "lockout_max_lockout_minutes": _int(1),
+    "lockout_failure_window_hours": _int(1),
+    "lockout_ip_threshold": _int(1),
+    "lockout_ip_window_minutes": _int(1),
+    "lockout_unknown_user_retention_days": _int(1),
+    "password_min_length": _int(8),
+    "password_max_length": _int(12),
+    "password_min_score": _int(0),
+    "password_max_age_days": _int(0),
+    "password_argon2_memory_kib": _int(8),
+    "password_argon2_time_cost": _int(1),
+    "password_argon2_parallelism": _int(1),
+    "terms_revision": _text,
+    "mfa_required_for": _choice("none", "admins", "all"),
+    "mfa_issuer": _text,
+    "mfa_pending_minutes": _int(1),
+    "registration": _choice("closed", "open", "approval"),
+    "reauth_minutes": _int(1),
+    "device_cookie_days": _int(1),
+    "secret": _text,
+}
+
+SECRET_ENV = "CAMAUTH_SECRET"
+DATABASE_URL_ENV = "CAMAUTH_DATABASE_URL"
+MIN_SECRET_LENGTH = 32
+
+
+def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ini settings; the environment supplies the secret."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        key = _ini_key(field.name)
+        if PREFIX + key in raw:
+            values[field.name] = _PARSERS[field.name](key, raw[PREFIX + key])
+    if environ.get(SECRET_ENV):
+        values["secret"] = environ[SECRET_ENV]
+    settings = Settings(**values)
+    if len(settings.secret) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"{PREFIX}secret: set {SECRET_ENV} (or {PREFIX}secret in a development ini) "
+            f"to at least {MIN_SECRET_LENGTH} random characters"
+        )
+    if settings.password_min_length > settings.password_max_length:
+        raise SettingsError(
+            f"{PREFIX}password.min_length: must not exceed password.max_length "
+            f"({settings.password_max_length})"
+        )
+    if settings.password_min_score > 4:
+        raise SettingsError(f"{PREFIX}password.min_score: expected 0 to 4, got {settings.password_min_score}")
+    return settings
+
+
+def database_url(raw: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> str:
+    """The database URL: the environment wins over the ini (production keeps it out of files)."""
+    environ = os.environ if environ is None else environ
+    url = environ.get(DATABASE_URL_ENV) or str(raw.get("sqlalchemy.url", "")).strip()
+    if not url:
+        raise SettingsError(f"sqlalchemy.url: set it in the ini or set {DATABASE_URL_ENV}")
+    return url

@@ -1,0 +1,28 @@
+"""The Pyramid side of camauth: session, security policy, headers, views."""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+
+from .context import service_context
+from .security import SecurityPolicy, request_user
+from .session import session_factory
+
+
+def includeme(config: Configurator) -> None:
+    config.include(".rendering")
+    config.set_session_factory(session_factory)
+    config.set_security_policy(SecurityPolicy())
+    config.set_default_csrf_options(require_csrf=True)
+    config.add_request_method(request_user, "user", reify=True)
+    config.add_request_method(service_context, "camauth", reify=True)
+    config.add_tween("camauth.web.headers.security_headers_tween_factory")
+
+    config.add_route("camauth.login", "/login")
+    config.add_route("camauth.logout", "/logout")
+    config.add_route("camauth.account.password", "/account/password")
+    config.add_route("camauth.healthz", "/healthz")
+    config.scan(".views.login")
+    config.scan(".views.account")
+    config.scan(".views.health")
+    config.scan(".views.errors")

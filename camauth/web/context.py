@@ -1,0 +1,48 @@
+"""Building a service :class:`Context` from a request."""
+
+from __future__ import annotations
+
+from pyramid.registry import Registry
+from pyramid.request import Request
+
+from ..clock import Clock
+from ..services.context import Context, Origin
+from ..services.passwords import Passwords
+from ..settings import Settings
+
+ANONYMOUS = ""
+
+
+def app_settings(registry: Registry) -> Settings:
+    settings: Settings = registry["camauth.settings"]
+    return settings
+
+
+def request_origin(request: Request, actor_id: int | None, actor_name: str) -> Origin:
+    return Origin(
+        actor_id=actor_id,
+        actor_name=actor_name,
+        ip=(request.client_addr or "")[:45],
+        user_agent=(request.user_agent or "")[:500],
+    )
+
+
+def anonymous_context(request: Request) -> Context:
+    """The context used to load the session itself (nobody is known yet)."""
+    registry = request.registry
+    clock: Clock = registry["camauth.clock"]
+    passwords: Passwords = registry["camauth.passwords"]
+    return Context(
+        db=request.dbsession,
+        settings=app_settings(registry),
+        clock=clock,
+        passwords=passwords,
+        origin=request_origin(request, None, ANONYMOUS),
+    )
+
+
+def service_context(request: Request) -> Context:
+    """``request.camauth``: the context for service calls, acting as the logged-in user."""
+    ctx = anonymous_context(request)
+    user = request.user
+    return ctx.acting_as(user.id, user.username) if user is not None else ctx

@@ -1,0 +1,125 @@
+"""colander schemas and deform helpers for camauth's pages.
+
+Every form carries the CSRF token in a hidden ``csrf_token`` field; Pyramid's
+``require_csrf`` checks it before any POST view runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import colander
+import deform
+from pyramid.request import Request
+
+from ..services.accounts import username_problem
+from ..settings import Settings
+from .context import app_settings
+
+MAX_FIELD = 1024
+
+
+@colander.deferred
+def _csrf_default(node: colander.SchemaNode, kw: dict[str, Any]) -> str:
+    token: str = kw["request"].session.get_csrf_token()
+    return token
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _username_validator(node: colander.SchemaNode, value: str) -> None:
+    problem = username_problem(value)
+    if problem:
+        raise colander.Invalid(node, problem)
+
+
+def _max_length(maximum: int) -> colander.Length:
+    return colander.Length(max=maximum, max_err=f"Use at most {maximum} characters.")
+
+
+class CSRFSchema(colander.MappingSchema):
+    csrf_token = colander.SchemaNode(
+        colander.String(),
+        widget=deform.widget.HiddenWidget(),
+        default=_csrf_default,
+        missing="",
+    )
+
+
+def username_node(title: str = "Username") -> colander.SchemaNode:
+    return colander.SchemaNode(
+        colander.String(),
+        name="username",
+        title=title,
+        preparer=_strip,
+        validator=_username_validator,
+        widget=deform.widget.TextInputWidget(attributes={"autocomplete": "username"}),
+    )
+
+
+def password_node(
+    name: str, title: str, autocomplete: str, settings: Settings
+) -> colander.SchemaNode:
+    return colander.SchemaNode(
+        colander.String(),
+        name=name,
+        title=title,
+        validator=_max_length(settings.password_max_length),
+        widget=deform.widget.PasswordWidget(attributes={"autocomplete": autocomplete}),
+    )
+
+
+def next_node() -> colander.SchemaNode:
+    """Where to go afterwards; checked by ``safe_next`` before use."""
+    return colander.SchemaNode(
+        colander.String(),
+        name="next",
+        widget=deform.widget.HiddenWidget(),
+        missing="",
+        validator=_max_length(2000),
+    )
+
+
+def login_schema(request: Request) -> colander.SchemaNode:
+    settings = app_settings(request.registry)
+    schema = CSRFSchema()
+    schema.add(next_node())
+    schema.add(username_node())
+    schema.add(password_node("password", "Password", "current-password", settings))
+    return schema.bind(request=request)
+
+
+def _new_passwords_match(node: colander.SchemaNode, value: dict[str, Any]) -> None:
+    if value["new_password"] != value["confirm_password"]:
+        error = colander.Invalid(node)
+        error["confirm_password"] = "The two new passwords do not match."
+        raise error
+
+
+def change_password_schema(request: Request) -> colander.SchemaNode:
+    settings = app_settings(request.registry)
+    schema = CSRFSchema(validator=_new_passwords_match)
+    schema.add(password_node("current_password", "Current password", "current-password", settings))
+    schema.add(password_node("new_password", "New password", "new-password", settings))
+    schema.add(password_node("confirm_password", "Confirm new password", "new-password", settings))
+    schema.add(next_node())
+    return schema.bind(request=request)
+
+
+def make_form(
+    schema: colander.SchemaNode, button: str, formid: str, action: str = ""
+) -> deform.Form:
+    return deform.Form(
+        schema,
+        buttons=(deform.Button("submit", button),),
+        formid=formid,
+        action=action,
+    )
+
+
+def form_controls(request: Request) -> Sequence[tuple[str, str]]:
+    """The POST fields as deform wants them (a list of pairs, order kept)."""
+    return list(request.POST.items())

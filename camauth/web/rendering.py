@@ -1,0 +1,56 @@
+"""Page rendering with Jinja2 (autoescaping) from the top-level ``templates/`` folder.
+
+camauth keeps its own Jinja2 environment rather than a renderer registered by
+file extension, so a host application's own ``.jinja2``/``.html`` renderers and
+template names never collide with camauth's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from pyramid.config import Configurator
+from pyramid.request import Request
+from pyramid.response import Response
+
+from ..resources import resource_dir
+
+TEMPLATE_ENV = "camauth.templates"
+
+
+def make_environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(str(resource_dir("templates"))),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals["static_dir"] = str(resource_dir("static"))
+    return environment
+
+
+def render_page(
+    request: Request, template: str, status: int = 200, *, use_session: bool = True, **values: Any
+) -> Response:
+    """Render a page; ``use_session=False`` for pages that must not touch the database."""
+    environment: Environment = request.registry[TEMPLATE_ENV]
+    user = request.user if use_session else None
+    page = environment.get_template(template).render(
+        request=request,
+        user=user,
+        csrf_token=request.session.get_csrf_token() if user is not None else "",
+        flashes=request.session.pop_flash() if user is not None else [],
+        **values,
+    )
+    return Response(page, status=status, content_type="text/html", charset="utf-8")
+
+
+def form_html(rendered: str) -> Markup:
+    """deform renders with its own (escaping) templates; only its output is marked safe."""
+    return Markup(rendered)  # noqa: S704 - deform escapes every value it renders
+
+
+def includeme(config: Configurator) -> None:
+    config.registry[TEMPLATE_ENV] = make_environment()

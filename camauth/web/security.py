@@ -1,0 +1,82 @@
+"""Pyramid security policy: who the user is, and what they may see right now.
+
+Permissions camauth's views (and a host application's) use:
+
+- ``VIEW``: logged in and owing no required action (PRODUCT §7);
+- ``ADMIN``: the same, and an administrator;
+- ``action_permission(action)``: logged in, and either owing nothing or owing
+  exactly this action first, for the page where it is done.
+
+When a permission is denied the forbidden view sends anonymous visitors to
+/login, and users who owe an action to the page for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.authorization import ACLHelper
+from pyramid.security import Allowed, Denied
+from pyramid.request import Request
+from pyramid.security import PermitsResult
+
+from ..models import User
+from ..services.required_actions import Action, next_action
+
+VIEW = "camauth.view"
+ADMIN = "camauth.admin"
+_ACTION_PREFIX = "camauth.action:"
+
+
+def action_permission(action: Action) -> str:
+    return _ACTION_PREFIX + action.value
+
+
+def request_user(request: Request) -> User | None:
+    """``request.user``: the logged-in user, loaded with the session in one query."""
+    user: User | None = request.session.user
+    return user
+
+
+def owed_action(request: Request) -> Action | None:
+    user = request.user
+    return next_action(request.camauth, user) if user is not None else None
+
+
+class SecurityPolicy:
+    def identity(self, request: Request) -> User | None:
+        return request.user
+
+    def authenticated_userid(self, request: Request) -> int | None:
+        user = request.user
+        return user.id if user is not None else None
+
+    def permits(self, request: Request, context: Any, permission: str) -> PermitsResult:
+        user = request.user
+        if user is None:
+            return Denied("not logged in")
+        owed = owed_action(request)
+        if permission.startswith(_ACTION_PREFIX):
+            wanted = permission[len(_ACTION_PREFIX) :]
+            if owed is None or owed.value == wanted:
+                return Allowed("may do this action")
+            return Denied(f"owes {owed.value} first")
+        if owed is not None:
+            return Denied(f"owes {owed.value} first")
+        if permission == VIEW:
+            return Allowed("logged in")
+        if permission == ADMIN:
+            return Allowed("administrator") if user.is_admin else Denied("not an administrator")
+        # a host application's own permissions: ACLs on its contexts, with camauth's principals
+        principals = ["system.Everyone", "system.Authenticated", f"user:{user.id}"]
+        if user.is_admin:
+            principals.append("group:admin")
+        return ACLHelper().permits(context, principals, permission)
+
+    def remember(self, request: Request, userid: Any, **kw: Any) -> list[tuple[str, str]]:
+        # logging in happens through request.session.login(); no headers needed
+        return []
+
+    def forget(self, request: Request, **kw: Any) -> list[tuple[str, str]]:
+        request.session.invalidate()
+        return []

@@ -1,0 +1,1 @@
+"""Thin views: validate the form, call one service, respond."""

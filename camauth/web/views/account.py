@@ -1,0 +1,68 @@
+"""The logged-in person's own account pages."""
+
+from __future__ import annotations
+
+import deform
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ...services.accounts import AccountError, change_own_password
+from ...services.passwords import PasswordPolicyError
+from ...services.required_actions import Action
+from ..device import trusted_device_for
+from ..forms import change_password_schema, form_controls, make_form
+from ..navigation import home_path, safe_next, see_other
+from ..rendering import form_html, render_page
+from ..security import action_permission
+
+CHANGE_PASSWORD = action_permission(Action.CHANGE_PASSWORD)
+
+
+def _password_form(request: Request) -> deform.Form:
+    return make_form(
+        change_password_schema(request),
+        "Change password",
+        "change-password",
+        request.route_path("camauth.account.password"),
+    )
+
+
+def _page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
+    return render_page(
+        request, "change_password.html", status=status, form=form_html(rendered), error=error
+    )
+
+
+@view_config(route_name="camauth.account.password", request_method="GET", permission=CHANGE_PASSWORD)
+def change_password_page(request: Request) -> Response:
+    target = safe_next(request.GET.get("next")) or ""
+    return _page(request, _password_form(request).render({"next": target}))
+
+
+@view_config(
+    route_name="camauth.account.password", request_method="POST", permission=CHANGE_PASSWORD
+)
+def change_password_submit(request: Request) -> Response:
+    form = _password_form(request)
+    try:
+        values = form.validate(form_controls(request))
+    except deform.ValidationFailure as failure:
+        return _page(request, failure.render(), 400)
+    user = request.user
+    session = request.session
+    try:
+        change_own_password(
+            request.camauth,
+            user,
+            values["current_password"],
+            values["new_password"],
+            keep=session.row,
+            scope=trusted_device_for(request, user.username) or "",
+        )
+    except (AccountError, PasswordPolicyError) as refused:
+        blank = {"next": values["next"]}
+        return _page(request, form.render(blank), 400, str(refused))
+    session.login(user)  # a fresh token for the session that changed the password
+    session.flash("Your password has been changed.")
+    return see_other(safe_next(values["next"]) or home_path(request))

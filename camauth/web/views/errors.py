@@ -1,0 +1,96 @@
+"""Error pages: every refusal is a clear 4xx page, a database outage a 503, never a trace."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
+from pyramid.httpexceptions import HTTPException
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..navigation import login_url, see_other
+from ..rendering import render_page
+from ..security import owed_action
+
+log = logging.getLogger(__name__)
+
+ACTION_ROUTES = {"change_password": "camauth.account.password"}
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    try:
+        return render_page(request, "error.html", status=status, title=title, message=message)
+    except Exception:  # the page itself needs the database (session); fall back to text
+        log.exception("could not render the error page")
+        return Response(f"{title}\n\n{message}\n", status=status, content_type="text/plain")
+
+
+@forbidden_view_config()
+def forbidden(request: Request) -> Response:
+    wanted = request.path_qs if request.method == "GET" else None
+    if request.user is None:
+        return see_other(login_url(request, wanted))
+    owed = owed_action(request)
+    if owed is not None:
+        url = request.route_path(ACTION_ROUTES[owed.value])
+        return see_other(f"{url}?{urlencode({'next': wanted})}" if wanted else url)
+    return error_page(request, 403, "Not allowed", "You do not have access to this page.")
+
+
+@notfound_view_config()
+def not_found(request: Request) -> Response:
+    return error_page(request, 404, "Not found", "There is no page at this address.")
+
+
+@exception_view_config(BadCSRFToken)
+@exception_view_config(BadCSRFOrigin)
+def bad_csrf(request: Request) -> Response:
+    return error_page(
+        request,
+        400,
+        "Form expired",
+        "This form was not accepted because its security token is missing or out of date, "
+        "or cookies are blocked. Go back, reload the page and try again.",
+    )
+
+
+@exception_view_config(UnicodeDecodeError)
+def bad_encoding(request: Request) -> Response:
+    return error_page(request, 400, "Bad request", "The request is not valid UTF-8 text.")
+
+
+@exception_view_config(HTTPException)
+def http_exception(exc: HTTPException, request: Request) -> Response:
+    if exc.code is not None and exc.code < 400:
+        return exc
+    return error_page(request, exc.code or 400, exc.title, exc.explanation or exc.title)
+
+
+@exception_view_config(OperationalError)
+@exception_view_config(DBAPIError)
+def database_unavailable(request: Request) -> Response:
+    log.exception("database error")
+    response = render_page(
+        request,
+        "error.html",
+        status=503,
+        use_session=False,
+        title="Temporarily unavailable",
+        message="The service cannot reach its database. Please try again in a moment.",
+    )
+    response.headers["Retry-After"] = "10"
+    return response
+
+
+@exception_view_config(Exception)
+def unexpected(request: Request) -> Response:
+    log.exception("unexpected error")
+    return Response(
+        "Something went wrong on our side; it has been logged.\n",
+        status=500,
+        content_type="text/plain",
+    )

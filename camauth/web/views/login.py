@@ -1,0 +1,99 @@
+"""Log in (PRODUCT §4) and log out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import deform
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ...services import audit, housekeeping
+from ...services.audit import Event
+from ...services.authentication import LoginResult, Outcome, authenticate
+from ...models import UserStatus
+from ..device import issue_device_cookie, trusted_device_for
+from ..forms import form_controls, login_schema, make_form
+from ..navigation import home_path, safe_next, see_other
+from ..rendering import form_html, render_page
+
+INVALID = "Invalid username or password."
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def refusal_message(result: LoginResult) -> str:
+    if result.outcome is Outcome.LOCKED and result.until is not None:
+        return (
+            "Too many failed attempts: logging in to this account is locked until "
+            f"{_when(result.until)}."
+        )
+    if result.outcome is Outcome.THROTTLED and result.until is not None:
+        return (
+            "Too many failed attempts from your network address: please wait until "
+            f"{_when(result.until)}."
+        )
+    if result.outcome is Outcome.PENDING and result.user is not None:
+        if result.user.status == UserStatus.PENDING_EMAIL:
+            return "Your account is waiting for you to confirm your email address."
+        return "Your account is waiting for approval by an administrator."
+    return INVALID
+
+
+_STATUS = {Outcome.LOCKED: 429, Outcome.THROTTLED: 429, Outcome.PENDING: 403, Outcome.INVALID: 403}
+
+
+def _login_form(request: Request) -> deform.Form:
+    return make_form(login_schema(request), "Log in", "login", request.route_path("camauth.login"))
+
+
+def _page(request: Request, form_rendered: str, status: int, error: str = "") -> Response:
+    return render_page(
+        request, "login.html", status=status, form=form_html(form_rendered), error=error
+    )
+
+
+@view_config(route_name="camauth.login", request_method="GET")
+def login_page(request: Request) -> Response:
+    target = safe_next(request.GET.get("next")) or ""
+    if request.user is not None:
+        return see_other(target or home_path(request))
+    form = _login_form(request)
+    return _page(request, form.render({"next": target}), 200)
+
+
+@view_config(route_name="camauth.login", request_method="POST")
+def login_submit(request: Request) -> Response:
+    form = _login_form(request)
+    try:
+        values = form.validate(form_controls(request))
+    except deform.ValidationFailure as failure:
+        # a malformed username is never recorded as a login failure
+        return _page(request, failure.render(), 400)
+    ctx = request.camauth
+    username = values["username"]
+    result = authenticate(
+        ctx, username, values["password"], trusted_device=trusted_device_for(request, username)
+    )
+    housekeeping.cleanup_if_due(ctx, request.registry)
+    if result.outcome is not Outcome.OK or result.user is None:
+        values["password"] = ""
+        return _page(request, form.render(values), _STATUS[result.outcome], refusal_message(result))
+    user = result.user
+    request.session.login(user)
+    request.add_response_callback(
+        lambda req, response: issue_device_cookie(req, response, user.username)
+    )
+    return see_other(safe_next(values["next"]) or home_path(request))
+
+
+@view_config(route_name="camauth.logout", request_method="POST")
+def logout(request: Request) -> Response:
+    user = request.user
+    if user is not None:
+        audit.record(request.camauth, Event.LOGOUT, target=user)
+    request.session.invalidate()
+    return see_other(request.route_path("camauth.login"))
