@@ -6,9 +6,9 @@ upgrade head`` reads ``sqlalchemy.url`` (or CAMAUTH_DATABASE_URL) from that ini.
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy.engine import Connection
 
+from alembic import context
 from camauth.db import make_engine
 from camauth.models import Base
 from camauth.settings import database_url

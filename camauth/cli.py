@@ -24,7 +24,7 @@ from .db import make_engine, make_session_factory
 from .models import UserStatus
 from .services import accounts, audit, housekeeping, lockout, sessions
 from .services.context import Context
-from .services.passwords import Passwords, PasswordPolicyError
+from .services.passwords import PasswordPolicyError, Passwords
 from .settings import SettingsError, database_url, parse_settings
 
 
@@ -114,7 +114,9 @@ def cmd_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
     print(f"{'id':>6} {'user':<30} {'kind':<8} {'ip':<40} last seen")
     for row in sessions.live_sessions(ctx, user):
         name = names.get(row.user_id or 0, "?")
-        print(f"{row.id:>6} {name:<30} {row.kind:<8} {row.ip:<40} {row.last_seen_at:%Y-%m-%d %H:%M}")
+        print(
+            f"{row.id:>6} {name:<30} {row.kind:<8} {row.ip:<40} {row.last_seen_at:%Y-%m-%d %H:%M}"
+        )
 
 
 def cmd_end_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
@@ -203,9 +205,13 @@ def run(argv: Sequence[str], stdin: TextIO) -> int:
         if args.command == "initdb":
             migrate.upgrade(engine)
         elif not migrate.is_current(engine):
-            raise CommandError(f"the database is not migrated: run 'camauth {args.config_uri} initdb'")
+            raise CommandError(
+                f"the database is not migrated: run 'camauth {args.config_uri} initdb'"
+            )
         with make_session_factory(engine).begin() as dbsession:
-            ctx = Context(db=dbsession, settings=settings, clock=utcnow, passwords=Passwords(settings))
+            ctx = Context(
+                db=dbsession, settings=settings, clock=utcnow, passwords=Passwords(settings)
+            )
             args.handler(ctx, args, stdin)
     except (CommandError, accounts.AccountError, PasswordPolicyError) as error:
         print(f"camauth: {error}", file=sys.stderr)

@@ -42,9 +42,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def tm_session(
-    factory: sessionmaker[Session], manager: transaction.TransactionManager
-) -> Session:
+def tm_session(factory: sessionmaker[Session], manager: transaction.TransactionManager) -> Session:
     """An ORM session joined to ``manager``: it commits or aborts with the transaction."""
     dbsession = factory()
     zope.sqlalchemy.register(dbsession, transaction_manager=manager)

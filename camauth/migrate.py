@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+
+from alembic import command
 
 from .resources import resource_dir
 

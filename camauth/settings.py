@@ -162,7 +162,9 @@ def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str] | None = N
             f"({settings.password_max_length})"
         )
     if settings.password_min_score > 4:
-        raise SettingsError(f"{PREFIX}password.min_score: expected 0 to 4, got {settings.password_min_score}")
+        raise SettingsError(
+            f"{PREFIX}password.min_score: expected 0 to 4, got {settings.password_min_score}"
+        )
     return settings
 
 

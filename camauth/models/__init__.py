@@ -2,7 +2,7 @@
 
 from .audit import AuditEvent
 from .meta import Base
-from .security import UNTRUSTED_SCOPE, LoginFailure, Lockout
+from .security import UNTRUSTED_SCOPE, Lockout, LoginFailure
 from .user import User, UserStatus
 from .websession import SessionKind, WebSession
 
@@ -10,8 +10,8 @@ __all__ = [
     "UNTRUSTED_SCOPE",
     "AuditEvent",
     "Base",
-    "LoginFailure",
     "Lockout",
+    "LoginFailure",
     "SessionKind",
     "User",
     "UserStatus",

@@ -194,9 +194,7 @@ def ensure_first_admin(ctx: Context, username: str = "admin") -> tuple[User, str
     if count_users(ctx) > 0:
         return None
     password = generate_password()
-    user = create_user(
-        ctx, username, password=password, is_admin=True, must_change_password=True
-    )
+    user = create_user(ctx, username, password=password, is_admin=True, must_change_password=True)
     return user, password
 
 
@@ -220,9 +218,7 @@ def change_own_password(
     """
     until = lockout.locked_until(ctx, user.username_key, scope)
     if until is not None:
-        raise AccountError(
-            f"Too many failed attempts: try again after {until:%Y-%m-%d %H:%M} UTC."
-        )
+        raise AccountError(f"Too many failed attempts: try again after {until:%Y-%m-%d %H:%M} UTC.")
     if not ctx.passwords.verify(user.password_hash, current).ok:
         lockout.record_failure(
             ctx, user.username_key, scope=scope, user=user, reason="current_password"

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..models import UNTRUSTED_SCOPE, LoginFailure, Lockout, User
+from ..models import UNTRUSTED_SCOPE, Lockout, LoginFailure, User
 from . import audit
 from .audit import Event
+from .bulk import execute_bulk
 from .context import Context
 
 
@@ -68,11 +69,15 @@ def _lock_row_for_update(ctx: Context, username_key: str, scope: str) -> datetim
     now = ctx.clock()
     dialect = ctx.db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Lockout).values(username_key=username_key, scope=scope, updated_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Lockout.username_key, Lockout.scope], set_={"updated_at": now}
-    ).returning(Lockout.counted_since)
-    return ctx.db.execute(statement).scalar_one()
+    upsert = (
+        insert(Lockout)
+        .values(username_key=username_key, scope=scope, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=[Lockout.username_key, Lockout.scope], set_={"updated_at": now}
+        )
+        .returning(Lockout.counted_since)
+    )
+    return ctx.db.execute(upsert).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,11 @@ def record_failure(
     )
     ctx.db.flush()
     failures = _count_failures(ctx, username_key, scope, counted_since)
-    details = {"username": username_key, "scope": "device" if scope else "untrusted", "reason": reason}
+    details = {
+        "username": username_key,
+        "scope": "device" if scope else "untrusted",
+        "reason": reason,
+    }
     audit.record(ctx, Event.LOGIN_FAILURE, target=user, target_name=username_key, details=details)
     minutes = lock_minutes(ctx, failures)
     if not minutes:
@@ -139,12 +148,12 @@ def reset_after_success(ctx: Context, username_key: str, scope: str) -> None:
 def unlock(ctx: Context, username_key: str, user: User | None = None) -> int:
     """Clear every lock and the failure count of ``username_key``, all scopes. Audited."""
     now = ctx.clock()
-    cleared = ctx.db.execute(
+    cleared = execute_bulk(
+        ctx.db,
         update(Lockout)
         .where(Lockout.username_key == username_key)
-        .values(counted_since=now, locked_until=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .values(counted_since=now, locked_until=None, updated_at=now),
+    )
     audit.record(ctx, Event.UNLOCK, target=user, target_name=username_key)
     return cleared
 
@@ -190,21 +199,19 @@ def delete_stale(ctx: Context) -> dict[str, int]:
     ip_start = now - timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
     oldest_needed = min(window_start, ip_start)
     unknown_start = now - timedelta(days=ctx.settings.lockout_unknown_user_retention_days)
-    failures = ctx.db.execute(
-        delete(LoginFailure)
-        .where(
+    failures = execute_bulk(
+        ctx.db,
+        delete(LoginFailure).where(
             (LoginFailure.created_at <= oldest_needed)
             | ((LoginFailure.user_exists.is_(False)) & (LoginFailure.created_at <= unknown_start))
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        ),
+    )
     # a lock row with no lock and no failures left in the window carries nothing
-    locks = ctx.db.execute(
-        delete(Lockout)
-        .where(
+    locks = execute_bulk(
+        ctx.db,
+        delete(Lockout).where(
             (Lockout.locked_until.is_(None)) | (Lockout.locked_until <= now),
             Lockout.updated_at <= window_start,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        ),
+    )
     return {"failures": failures, "lockouts": locks}

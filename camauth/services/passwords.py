@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 
@@ -48,10 +49,8 @@ class Passwords:
 
     def burn_time(self, password: str) -> None:
         """Do the work of one verification and throw the answer away."""
-        try:
+        with contextlib.suppress(VerificationError):
             self.hasher.verify(self._dummy_hash, password)
-        except VerificationError:
-            pass
 
 
 def generate_password() -> str:

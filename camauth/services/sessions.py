@@ -19,6 +19,7 @@ from sqlalchemy import delete, or_, select
 from ..models import SessionKind, User, WebSession
 from . import audit
 from .audit import Event
+from .bulk import execute_bulk
 from .context import Context
 
 TOKEN_BYTES = 32  # 256 bits; PRODUCT asks for at least 128
@@ -120,18 +121,14 @@ def end_user_sessions(
         statement = statement.where(WebSession.kind == kind.value)
     if keep is not None and keep.id is not None:
         statement = statement.where(WebSession.id != keep.id)
-    ended = ctx.db.execute(statement.execution_options(synchronize_session=False)).rowcount
+    ended = execute_bulk(ctx.db, statement)
     if ended:
         audit.record(ctx, Event.SESSION_ENDED, target=user, details={"count": ended})
     return ended
 
 
 def end_all_sessions(ctx: Context) -> int:
-    ended = ctx.db.execute(
-        delete(WebSession)
-        .where(WebSession.user_id.is_not(None))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    ended = execute_bulk(ctx.db, delete(WebSession).where(WebSession.user_id.is_not(None)))
     audit.record(ctx, Event.SESSION_ENDED, details={"count": ended, "all": True})
     return ended
 
@@ -159,4 +156,4 @@ def delete_expired_sessions(ctx: Context) -> int:
             WebSession.created_at <= absolute_cutoff(ctx),
         )
     )
-    return ctx.db.execute(statement.execution_options(synchronize_session=False)).rowcount
+    return execute_bulk(ctx.db, statement)

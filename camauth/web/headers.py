@@ -27,9 +27,7 @@ Handler = Callable[[Request], Response]
 def security_headers_tween_factory(handler: Handler, registry: Registry) -> Handler:
     def security_headers_tween(request: Request) -> Response:
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            response = Response(
-                "The request is too large.", status=413, content_type="text/plain"
-            )
+            response = Response("The request is too large.", status=413, content_type="text/plain")
         else:
             response = handler(request)
         for name, value in SECURITY_HEADERS.items():

@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.authorization import ACLHelper
-from pyramid.security import Allowed, Denied
 from pyramid.request import Request
-from pyramid.security import PermitsResult
+from pyramid.security import Allowed, Denied, PermitsResult
 
 from ..models import User
 from ..services.required_actions import Action, next_action

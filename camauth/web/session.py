@@ -176,7 +176,9 @@ class DatabaseSession(dict[str, Any]):
         if self._committed and self.row is not None:
             if CSRF_COOKIE in request.cookies:
                 response.delete_cookie(CSRF_COOKIE, path="/")
-        elif self._csrf_cookie_token and request.cookies.get(CSRF_COOKIE) != self._csrf_cookie_token:
+        elif (
+            self._csrf_cookie_token and request.cookies.get(CSRF_COOKIE) != self._csrf_cookie_token
+        ):
             response.set_cookie(CSRF_COOKIE, self._csrf_cookie_token, **cookie)
 
 

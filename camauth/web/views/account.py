@@ -34,7 +34,9 @@ def _page(request: Request, rendered: str, status: int = 200, error: str = "") -
     )
 
 
-@view_config(route_name="camauth.account.password", request_method="GET", permission=CHANGE_PASSWORD)
+@view_config(
+    route_name="camauth.account.password", request_method="GET", permission=CHANGE_PASSWORD
+)
 def change_password_page(request: Request) -> Response:
     target = safe_next(request.GET.get("next")) or ""
     return _page(request, _password_form(request).render({"next": target}))

@@ -21,4 +21,3 @@ def healthz(request: Request) -> dict[str, str]:
         request.response.status = 503
         return {"status": "unavailable", "database": "unreachable"}
     return {"status": "ok", "database": "ok"}
-

@@ -9,10 +9,10 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from ...models import UserStatus
 from ...services import audit, housekeeping
 from ...services.audit import Event
 from ...services.authentication import LoginResult, Outcome, authenticate
-from ...models import UserStatus
 from ..device import issue_device_cookie, trusted_device_for
 from ..forms import form_controls, login_schema, make_form
 from ..navigation import home_path, safe_next, see_other
