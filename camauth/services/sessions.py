@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 
 from ..models import SessionKind, User, WebSession
 from . import audit
@@ -41,6 +41,14 @@ def absolute_cutoff(ctx: Context) -> datetime:
     return ctx.clock() - timedelta(hours=ctx.settings.session_absolute_timeout_hours)
 
 
+# Built once: this runs on every request that carries a session cookie.
+_LOAD_BY_DIGEST = (
+    select(WebSession, User)
+    .outerjoin(User, User.id == WebSession.user_id)
+    .where(WebSession.token_digest == bindparam("digest"))
+)
+
+
 @dataclass
 class LoadedSession:
     row: WebSession
@@ -52,11 +60,7 @@ def load_session(ctx: Context, token: str, ip: str) -> LoadedSession | None:
 
     One indexed query fetches the session and its user together.
     """
-    found = ctx.db.execute(
-        select(WebSession, User)
-        .outerjoin(User, User.id == WebSession.user_id)
-        .where(WebSession.token_digest == token_digest(token))
-    ).first()
+    found = ctx.db.execute(_LOAD_BY_DIGEST, {"digest": token_digest(token)}).first()
     if found is None:
         return None
     row, user = found
