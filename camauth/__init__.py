@@ -15,6 +15,7 @@ from pyramid.router import Router
 from .clock import utcnow
 from .resources import resource_dir
 from .services.passwords import Passwords
+from .services.session_lookup import SessionLookup
 from .settings import SettingsError, parse_settings
 
 
@@ -25,8 +26,10 @@ def includeme(config: Configurator) -> None:
     registry.setdefault("camauth.clock", utcnow)
     registry["camauth.passwords"] = Passwords(settings)
     config.include(".db")
+    registry["camauth.session_lookup"] = SessionLookup(registry["camauth.engine"])
     config.include(".web")
-    config.add_static_view("static", str(resource_dir("static")), cache_max_age=3600)
+    # not "static": a host application's own static view of that name would win
+    config.add_static_view("camauth_static", str(resource_dir("static")), cache_max_age=3600)
     config.add_static_view("deform_static", "deform:static/", cache_max_age=3600)
 
 

@@ -54,10 +54,17 @@ def _request_dbsession(request: Request) -> Session:
         # the common case: sessions from this factory join the thread-local
         # manager through listeners registered once at start-up
         factory: sessionmaker[Session] = request.registry["camauth.request_dbsession_factory"]
-        return factory()
-    # a host application chose its own transaction manager: join it per request
-    # (registering zope.sqlalchemy's listeners costs a few hundred microseconds)
-    return tm_session(request.registry["camauth.dbsession_factory"], request.tm)
+        dbsession = factory()
+    else:
+        # a host application chose its own transaction manager: join it per request
+        # (registering zope.sqlalchemy's listeners costs a few hundred microseconds)
+        dbsession = tm_session(request.registry["camauth.dbsession_factory"], request.tm)
+    # The logged-in user was read without the ORM (web/session.py) and is detached;
+    # attach it so that changes made to request.user are saved with the request.
+    user = getattr(request.__dict__.get("session"), "user", None)
+    if user is not None:
+        dbsession.add(user)
+    return dbsession
 
 
 def includeme(config: Configurator) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..models import UNTRUSTED_SCOPE, User, UserStatus, WebSession
+from ..models import UNTRUSTED_SCOPE, User, UserStatus
 from . import audit, lockout, sessions
 from .audit import Event
 from .context import SYSTEM_ACTOR, Context
@@ -208,7 +208,7 @@ def change_own_password(
     current: str,
     new: str,
     *,
-    keep: WebSession | None = None,
+    keep_id: int | None = None,
     scope: str = UNTRUSTED_SCOPE,
 ) -> None:
     """A user changes their own password; every other session of theirs ends.
@@ -230,5 +230,5 @@ def change_own_password(
     user.password_hash = ctx.passwords.hash(new)
     user.password_changed_at = ctx.clock()
     user.must_change_password = False
-    sessions.end_user_sessions(ctx, user, keep=keep)
+    sessions.end_user_sessions(ctx, user, keep_id=keep_id)
     audit.record(ctx, Event.PASSWORD_CHANGED, target=user)

@@ -5,23 +5,28 @@ from __future__ import annotations
 import enum
 from datetime import timedelta
 
+from ..clock import Clock
 from ..models import User
-from .context import Context
+from ..settings import Settings
 
 
 class Action(enum.StrEnum):
     CHANGE_PASSWORD = "change_password"
 
 
-def password_expired(ctx: Context, user: User) -> bool:
-    max_age = ctx.settings.password_max_age_days
+def password_expired(settings: Settings, clock: Clock, user: User) -> bool:
+    max_age = settings.password_max_age_days
     if not max_age or user.password_changed_at is None:
         return False
-    return user.password_changed_at + timedelta(days=max_age) <= ctx.clock()
+    return user.password_changed_at + timedelta(days=max_age) <= clock()
 
 
-def next_action(ctx: Context, user: User) -> Action | None:
-    """The first action ``user`` owes, or None when they may go anywhere."""
-    if user.must_change_password or password_expired(ctx, user):
+def next_action(settings: Settings, clock: Clock, user: User) -> Action | None:
+    """The first action ``user`` owes, or None when they may go anywhere.
+
+    Takes settings and clock rather than a service Context: it runs on every
+    page view, which must not open an ORM session.
+    """
+    if user.must_change_password or password_expired(settings, clock, user):
         return Action.CHANGE_PASSWORD
     return None

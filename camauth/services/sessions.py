@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, or_, select
 
 from ..models import SessionKind, User, WebSession
+from ..settings import Settings
 from . import audit
 from .audit import Event
 from .bulk import execute_bulk
@@ -55,25 +56,40 @@ class LoadedSession:
     user: User | None
 
 
+def timed_out(
+    settings: Settings, now: datetime, created_at: datetime, last_seen_at: datetime
+) -> bool:
+    idle = timedelta(minutes=settings.session_idle_timeout_minutes)
+    absolute = timedelta(hours=settings.session_absolute_timeout_hours)
+    return last_seen_at <= now - idle or created_at <= now - absolute
+
+
+def ip_allowed(settings: Settings, session_ip: str, ip: str) -> bool:
+    return not settings.session_bind_ip or session_ip == ip
+
+
 def load_session(ctx: Context, token: str, ip: str) -> LoadedSession | None:
     """The live session for ``token``, or None if unknown, timed out or bound elsewhere.
 
-    One indexed query fetches the session and its user together.
+    One indexed query fetches the session and its user together. (Web requests
+    use the leaner ``session_lookup`` instead; this is the ORM-level equivalent.)
     """
     found = ctx.db.execute(_LOAD_BY_DIGEST, {"digest": token_digest(token)}).first()
     if found is None:
         return None
     row, user = found
-    if row.last_seen_at <= idle_cutoff(ctx) or row.created_at <= absolute_cutoff(ctx):
-        ctx.db.delete(row)
+    if timed_out(ctx.settings, ctx.clock(), row.created_at, row.last_seen_at):
         return None
-    if ctx.settings.session_bind_ip and row.ip != ip:
+    if not ip_allowed(ctx.settings, row.ip, ip):
         return None
     if user is not None and not user.is_active:
-        # a disabled user's sessions are ended when disabled; this is the safety net
-        ctx.db.delete(row)
         return None
     return LoadedSession(row, user)
+
+
+def delete_session(ctx: Context, session_id: int) -> None:
+    """Delete a session row by id, without audit (logout and expiry do their own)."""
+    execute_bulk(ctx.db, delete(WebSession).where(WebSession.id == session_id))
 
 
 def create_session(
@@ -117,14 +133,14 @@ def end_user_sessions(
     user: User,
     *,
     kind: SessionKind | None = None,
-    keep: WebSession | None = None,
+    keep_id: int | None = None,
 ) -> int:
-    """End the user's sessions (optionally of one kind, optionally keeping one)."""
+    """End the user's sessions (optionally of one kind, optionally keeping one by id)."""
     statement = delete(WebSession).where(WebSession.user_id == user.id)
     if kind is not None:
         statement = statement.where(WebSession.kind == kind.value)
-    if keep is not None and keep.id is not None:
-        statement = statement.where(WebSession.id != keep.id)
+    if keep_id is not None:
+        statement = statement.where(WebSession.id != keep_id)
     ended = execute_bulk(ctx.db, statement)
     if ended:
         audit.record(ctx, Event.SESSION_ENDED, target=user, details={"count": ended})

@@ -9,6 +9,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 MAX_BODY_BYTES = 1024 * 1024
+STATIC_PREFIXES = ("/camauth_static/", "/deform_static/")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -32,8 +33,9 @@ def security_headers_tween_factory(handler: Handler, registry: Registry) -> Hand
             response = handler(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        # static assets may be cached; pages (which may show personal data) may not
-        if not request.path_info.startswith(("/static/", "/deform_static/")):
+        # static assets may be cached; pages (which may show personal data) may not.
+        # The raw WSGI path: request.path_info raises on a path that is not UTF-8.
+        if not request.environ.get("PATH_INFO", "").startswith(STATIC_PREFIXES):
             response.headers["Cache-Control"] = "no-store"
         return response
 

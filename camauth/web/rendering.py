@@ -16,8 +16,10 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from ..resources import resource_dir
+from .navigation import home_path
 
 TEMPLATE_ENV = "camauth.templates"
+_LINKS_CACHE = "camauth.links"
 
 
 def make_environment() -> Environment:
@@ -27,8 +29,27 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals["static_dir"] = str(resource_dir("static"))
     return environment
+
+
+def _links(request: Request) -> dict[str, str]:
+    """URLs every page needs, generated once per application root and then reused
+    (generating them costs more than the rest of a page view)."""
+    cache: dict[str, dict[str, str]] = request.registry[_LINKS_CACHE]
+    links = cache.get(request.script_name)
+    if links is None:
+        static = str(resource_dir("static"))
+        links = {
+            "bootstrap_css": request.static_path("deform:static/css/bootstrap.min.css"),
+            "form_css": request.static_path("deform:static/css/form.css"),
+            "camauth_css": request.static_path(f"{static}/camauth.css"),
+            "login": request.route_path("camauth.login"),
+            "logout": request.route_path("camauth.logout"),
+            "account_password": request.route_path("camauth.account.password"),
+            "home": request.script_name + home_path(request),
+        }
+        cache[request.script_name] = links
+    return links
 
 
 def render_page(
@@ -42,6 +63,7 @@ def render_page(
         user=user,
         csrf_token=request.session.get_csrf_token() if user is not None else "",
         flashes=request.session.pop_flash() if user is not None else [],
+        links=_links(request),
         **values,
     )
     return Response(page, status=status, content_type="text/html", charset="utf-8")
@@ -54,3 +76,4 @@ def form_html(rendered: str) -> Markup:
 
 def includeme(config: Configurator) -> None:
     config.registry[TEMPLATE_ENV] = make_environment()
+    config.registry[_LINKS_CACHE] = {}

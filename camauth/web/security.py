@@ -39,7 +39,10 @@ def request_user(request: Request) -> User | None:
 
 def owed_action(request: Request) -> Action | None:
     user = request.user
-    return next_action(request.camauth, user) if user is not None else None
+    if user is None:
+        return None
+    registry = request.registry
+    return next_action(registry["camauth.settings"], registry["camauth.clock"], user)
 
 
 class SecurityPolicy:

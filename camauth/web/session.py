@@ -1,6 +1,9 @@
 """camauth's Pyramid ``ISession``: server-side, one database row per session.
 
-- The cookie carries a random token; the row is found by its SHA-256 digest.
+- The cookie carries a random token; the row is found by its SHA-256 digest,
+  with the user, in one raw query (``services/session_lookup.py``). Reading a
+  session opens no ORM session; writes go through ``request.dbsession`` so they
+  commit with the request.
 - A visitor who stores nothing gets no row and no session cookie. The CSRF
   token of such a visitor (the login form needs one) lives in a small cookie of
   its own until a row exists, so rendering /login writes nothing.
@@ -22,11 +25,15 @@ from typing import Any
 from pyramid.interfaces import ISession
 from pyramid.request import Request
 from pyramid.response import Response
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 from zope.interface import implementer
 
+from ..clock import Clock
 from ..models import SessionKind, User, WebSession
 from ..services import sessions
-from ..services.context import Context
+from ..services.session_lookup import SessionLookup, SessionRecord
+from ..settings import Settings
 from .context import anonymous_context, app_settings
 
 SESSION_COOKIE = "camauth_session"
@@ -42,35 +49,40 @@ def _dumps(data: dict[str, Any]) -> str:
 
 @implementer(ISession)
 class DatabaseSession(dict[str, Any]):
-    def __init__(self, request: Request, ctx: Context, loaded: sessions.LoadedSession | None):
+    def __init__(
+        self, request: Request, record: SessionRecord | None = None, user: User | None = None
+    ):
         self.request = request
-        self._ctx = ctx
-        self.row: WebSession | None = loaded.row if loaded else None
-        self.user: User | None = loaded.user if loaded else None
-        self.new = loaded is None
-        if loaded is not None:
-            super().__init__(json.loads(loaded.row.data))
-            self._loaded_data = loaded.row.data
-            self.created = loaded.row.created_at.timestamp()
+        registry = request.registry
+        self._settings: Settings = registry["camauth.settings"]
+        self._clock: Clock = registry["camauth.clock"]
+        self.record = record
+        self.user = user
+        self.new = record is None
+        if record is not None:
+            super().__init__(json.loads(record.data))
+            self.created = record.created_at.timestamp()
         else:
-            self._loaded_data = "{}"
-            self.created = ctx.clock().timestamp()
+            self.created = self._clock().timestamp()
         self._issued_token: str | None = None
         self._drop_cookie = False
         self._committed = False
         self._csrf_cookie_token: str | None = None
+
+    @property
+    def session_id(self) -> int | None:
+        return self.record.id if self.record is not None else None
 
     # --- ISession -------------------------------------------------------------
 
     def invalidate(self) -> None:
         """Delete the row; the cookie goes with the response. Data stored afterwards
         starts a new anonymous session."""
-        if self.row is not None:
-            self._ctx.db.delete(self.row)
-        self.row = None
+        if self.record is not None:
+            sessions.delete_session(anonymous_context(self.request), self.record.id)
+        self.record = None
         self.user = None
         self.clear()
-        self._loaded_data = "{}"
         self._issued_token = None
         self._drop_cookie = True
 
@@ -96,13 +108,13 @@ class DatabaseSession(dict[str, Any]):
         token = self.get(CSRF_KEY)
         if isinstance(token, str):
             return token
-        if self.row is not None:
+        if self.record is not None:
             return self.new_csrf_token()
         return self._anonymous_csrf_token()
 
     def new_csrf_token(self) -> str:
         token = secrets.token_urlsafe(32)
-        if self.row is None and CSRF_KEY not in self:
+        if self.record is None and CSRF_KEY not in self:
             self._csrf_cookie_token = token
         else:
             self[CSRF_KEY] = token
@@ -121,76 +133,104 @@ class DatabaseSession(dict[str, Any]):
 
     def login(self, user: User, kind: SessionKind = SessionKind.BROWSER) -> None:
         """Start an authenticated session: always a new token and a new CSRF token."""
-        ctx = self._ctx
-        if self.row is not None:
-            ctx.db.delete(self.row)
-        if kind is SessionKind.BROWSER and app_settings(self.request.registry).session_one_per_user:
+        ctx = anonymous_context(self.request)
+        if self.record is not None:
+            sessions.delete_session(ctx, self.record.id)
+        if kind is SessionKind.BROWSER and self._settings.session_one_per_user:
             sessions.end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
         carried = {k: v for k, v in self.items() if k != CSRF_KEY}
         self.clear()
         self.update(carried)
         self[CSRF_KEY] = secrets.token_urlsafe(32)
-        self._issued_token, self.row = sessions.create_session(
+        self._issued_token, row = sessions.create_session(
             ctx, user=user, kind=kind, data=dict(self)
         )
-        self._loaded_data = self.row.data
+        self.record = SessionRecord.from_row(row)
         self.user = user
         self.new = False
 
     @property
     def authenticated_age(self) -> timedelta | None:
-        if self.row is None or self.row.authenticated_at is None:
+        if self.record is None or self.record.authenticated_at is None:
             return None
-        return self._ctx.clock() - self.row.authenticated_at
+        return self._clock() - self.record.authenticated_at
 
     # --- persistence ----------------------------------------------------------
 
     def before_commit(self) -> None:
-        ctx = self._ctx
-        data = _dumps(self)
-        if self.row is None:
+        record = self.record
+        if record is None:
             if not self:
                 return
             # an anonymous visitor stored something: now it needs a row, and the
             # CSRF token moves from its cookie into the row
             self.setdefault(CSRF_KEY, self._anonymous_csrf_token())
-            self._issued_token, self.row = sessions.create_session(ctx, user=None, data=dict(self))
+            ctx = anonymous_context(self.request)
+            self._issued_token, row = sessions.create_session(ctx, user=None, data=dict(self))
+            self.record = SessionRecord.from_row(row)
             return
-        if data != self._loaded_data:
-            self.row.data = data
-        now = ctx.clock()
-        interval = timedelta(seconds=ctx.settings.session_touch_interval_seconds)
-        if now - self.row.last_seen_at >= interval:
-            self.row.last_seen_at = now
+        changes: dict[str, Any] = {}
+        data = _dumps(self)
+        if data != record.data:
+            changes["data"] = data
+        now = self._clock()
+        interval = timedelta(seconds=self._settings.session_touch_interval_seconds)
+        if now - record.last_seen_at >= interval:
+            changes["last_seen_at"] = now
+        if changes:
+            dbsession: Session = self.request.dbsession
+            dbsession.execute(
+                update(WebSession).where(WebSession.id == record.id).values(**changes)
+            )
 
     def after_commit(self, succeeded: bool) -> None:
         self._committed = succeeded
 
     def set_cookies(self, request: Request, response: Response) -> None:
-        secure = app_settings(request.registry).session_cookie_secure
+        secure = self._settings.session_cookie_secure
         cookie = {"path": "/", "secure": secure, "httponly": True, "samesite": "Lax"}
         if self._committed and self._issued_token:
             response.set_cookie(SESSION_COOKIE, self._issued_token, **cookie)
         elif self._drop_cookie:
             response.delete_cookie(SESSION_COOKIE, path="/")
-        if self._committed and self.row is not None:
+        if self._committed and self.record is not None:
             if CSRF_COOKIE in request.cookies:
                 response.delete_cookie(CSRF_COOKIE, path="/")
-        elif (
-            self._csrf_cookie_token and request.cookies.get(CSRF_COOKIE) != self._csrf_cookie_token
+        elif self._csrf_cookie_token and self._csrf_cookie_token != request.cookies.get(
+            CSRF_COOKIE
         ):
             response.set_cookie(CSRF_COOKIE, self._csrf_cookie_token, **cookie)
 
 
+def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, User | None] | None:
+    lookup: SessionLookup = request.registry["camauth.session_lookup"]
+    found = lookup.find(sessions.token_digest(token))
+    if found is None:
+        return None
+    record, user = found
+    settings = app_settings(request.registry)
+    now = request.registry["camauth.clock"]()
+    # the safety net for a disabled user (disabling ends their sessions already)
+    dead = user is not None and not user.is_active
+    if dead or sessions.timed_out(settings, now, record.created_at, record.last_seen_at):
+        sessions.delete_session(anonymous_context(request), record.id)
+        return None
+    if not sessions.ip_allowed(settings, record.ip, request.client_addr or ""):
+        return None  # the session stays usable from its own address
+    return record, user
+
+
 def session_factory(request: Request) -> DatabaseSession:
-    ctx = anonymous_context(request)
     token = request.cookies.get(SESSION_COOKIE)
-    loaded = None
+    found = None
     if token and len(token) <= _MAX_TOKEN_LENGTH:
-        loaded = sessions.load_session(ctx, token, ctx.origin.ip)
-    session = DatabaseSession(request, ctx, loaded)
-    if token and loaded is None:
+        found = _find_live_session(request, token)
+    session = DatabaseSession(request, *found) if found else DatabaseSession(request)
+    if token and found is None:
         session._drop_cookie = True
+    if session.user is not None and "dbsession" in request.__dict__:
+        # an ORM session already exists: let it own the user, so changes are saved
+        request.dbsession.add(session.user)
     current = request.tm.get()
     current.addBeforeCommitHook(session.before_commit)
     current.addAfterCommitHook(session.after_commit)

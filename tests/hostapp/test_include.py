@@ -135,12 +135,6 @@ def test_home_path_setting_is_where_login_goes_without_next(
         app.registry["camauth.engine"].dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="camauth registers its static view under the generic name 'static'; a host's own "
-    "add_static_view('static', ...) (every Pyramid cookiecutter has one) overrides it, so "
-    "/static/camauth.css 404s on camauth's pages",
-)
 def test_host_with_its_own_static_view_keeps_camauths_stylesheet(
     ini_settings: dict[str, Any], clock: FakeClock, tmp_path: Path
 ) -> None:

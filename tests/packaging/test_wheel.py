@@ -177,13 +177,13 @@ def test_pserve_from_the_wheel_serves_pages_and_static_files(served: tuple[str, 
     assert "Log in" in page
     stylesheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
     assert "/deform_static/css/bootstrap.min.css" in stylesheets
-    assert "/static/camauth.css" in stylesheets
+    assert "/camauth_static/camauth.css" in stylesheets
     for href in stylesheets:
         with fetch(url + href, timeout=10) as response:
             assert response.status == 200
             assert response.headers.get_content_type() == "text/css"
             body = response.read()
-        if href == "/static/camauth.css":
+        if href == "/camauth_static/camauth.css":
             assert body == (REPO / "static" / "camauth.css").read_bytes()
         if href.endswith("bootstrap.min.css"):
             assert b"Bootstrap" in body[:500]

@@ -59,7 +59,7 @@ def change_password_submit(request: Request) -> Response:
             user,
             values["current_password"],
             values["new_password"],
-            keep=session.row,
+            keep_id=session.session_id,
             scope=trusted_device_for(request, user.username) or "",
         )
     except (AccountError, PasswordPolicyError) as refused:

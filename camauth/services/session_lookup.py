@@ -1,0 +1,115 @@
+"""The session lookup every authenticated request pays for, kept to one raw query.
+
+Going through the ORM (a Session, identity map, entity loading) costs several
+times the query itself, and this runs on every request with a session cookie.
+So the lookup borrows a pooled DB-API connection, runs one indexed SELECT of
+the session row joined to its user, and decodes the values with the column
+types' own result processors. The user comes back as a *detached* ``User``
+(as if loaded and then expunged): reading it needs no database, and
+``Session.add`` attaches it to an ORM session without a query when something
+is to be changed (see ``web/session.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ColumnElement, bindparam, select
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict
+
+from ..models import User, WebSession
+
+_SESSION_COLUMNS = ("id", "user_id", "kind", "created_at", "last_seen_at", "authenticated_at", "ip")
+_USER_COLUMNS: tuple[ColumnElement[Any], ...] = tuple(User.__table__.columns)
+
+
+@dataclass
+class SessionRecord:
+    """A session row as plain values (``data`` still JSON text)."""
+
+    id: int
+    user_id: int | None
+    kind: str
+    created_at: datetime
+    last_seen_at: datetime
+    authenticated_at: datetime | None
+    ip: str
+    data: str
+
+    @classmethod
+    def from_row(cls, row: WebSession) -> SessionRecord:
+        values = {name: getattr(row, name) for name in (*_SESSION_COLUMNS, "data")}
+        return cls(**values)
+
+
+Processor = Callable[[Any], Any] | None
+
+
+class SessionLookup:
+    """Finds a session and its user by token digest on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        sessions = WebSession.__table__.c
+        session_columns = [sessions[name] for name in (*_SESSION_COLUMNS, "data")]
+        query = (
+            select(*session_columns, *_USER_COLUMNS)
+            .select_from(WebSession.__table__.outerjoin(User.__table__))
+            .where(sessions.token_digest == bindparam("digest"))
+        )
+        # compiled once for this database's driver: placeholders and all
+        self._sql = str(query.compile(dialect=dialect))
+        self._named = dialect.paramstyle not in ("qmark", "format", "numeric")
+        self._processors: list[Processor] = [
+            _processor(column.type, dialect) for column in (*session_columns, *_USER_COLUMNS)
+        ]
+
+    def find(self, digest: str) -> tuple[SessionRecord, User | None] | None:
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self._sql, {"digest": digest} if self._named else (digest,))
+            raw = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool (which rolls the read back)
+        if raw is None:
+            return None
+        values = [
+            value if process is None or value is None else process(value)
+            for process, value in zip(self._processors, raw, strict=True)
+        ]
+        split = len(_SESSION_COLUMNS) + 1
+        record = SessionRecord(*values[:split])
+        user_values = values[split:]
+        if user_values[0] is None:  # no user joined: an anonymous session
+            return record, None
+        return record, _detached_user(user_values)
+
+
+def _processor(type_: Any, dialect: Dialect) -> Processor:
+    # dialect_impl: the driver-specific type (SQLite's DATETIME parses text, say)
+    process: Processor = type_.dialect_impl(dialect).result_processor(dialect, None)
+    if process is None and isinstance(type_, JSON):
+        # some drivers hand JSON back already decoded; SQLite gives text
+        return _json_value
+    return process
+
+
+def _json_value(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _detached_user(values: list[Any]) -> User:
+    user: User = User.__mapper__.class_manager.new_instance()
+    names = (str(column.key) for column in _USER_COLUMNS)
+    instance_dict(user).update(zip(names, values, strict=True))
+    make_transient_to_detached(user)
+    return user
