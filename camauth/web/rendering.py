@@ -14,6 +14,7 @@ from markupsafe import Markup
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
+from pyramid.settings import asbool
 
 from ..resources import resource_dir
 from .navigation import home_path
@@ -22,9 +23,11 @@ TEMPLATE_ENV = "camauth.templates"
 _LINKS_CACHE = "camauth.links"
 
 
-def make_environment() -> Environment:
+def make_environment(reload_templates: bool = False) -> Environment:
     environment = Environment(
         loader=FileSystemLoader(str(resource_dir("templates"))),
+        # checking every template file's mtime on every render is for development only
+        auto_reload=reload_templates,
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -75,5 +78,6 @@ def form_html(rendered: str) -> Markup:
 
 
 def includeme(config: Configurator) -> None:
-    config.registry[TEMPLATE_ENV] = make_environment()
+    reload_templates = asbool(config.get_settings().get("pyramid.reload_templates", False))
+    config.registry[TEMPLATE_ENV] = make_environment(reload_templates)
     config.registry[_LINKS_CACHE] = {}

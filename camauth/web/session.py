@@ -215,7 +215,7 @@ def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, Use
     if dead or sessions.timed_out(settings, now, record.created_at, record.last_seen_at):
         sessions.delete_session(anonymous_context(request), record.id)
         return None
-    if not sessions.ip_allowed(settings, record.ip, request.client_addr or ""):
+    if settings.session_bind_ip and record.ip != (request.client_addr or ""):
         return None  # the session stays usable from its own address
     return record, user
 
