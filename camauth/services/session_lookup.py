@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, bindparam, select
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 
@@ -72,12 +73,25 @@ class SessionLookup:
         ]
 
     def find(self, digest: str) -> tuple[SessionRecord, User | None] | None:
-        connection = self.engine.raw_connection()
+        dialect = self.engine.dialect
+        dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+        # Raw DB-API errors are not SQLAlchemy's: wrap them, so the error views answer
+        # 503 (not 500), and on a disconnect invalidate the pool as a Connection would.
+        try:
+            connection = self.engine.raw_connection()
+        except dbapi_error as error:
+            raise DBAPIError.instance(None, None, error, dbapi_error, dialect=dialect) from error
         try:
             cursor = connection.cursor()
             cursor.execute(self._sql, {"digest": digest} if self._named else (digest,))
             raw = cursor.fetchone()
             cursor.close()
+        except dbapi_error as error:
+            if dialect.is_disconnect(error, connection.dbapi_connection, None):  # type: ignore[arg-type]
+                self.engine.pool._invalidate(connection, error)
+            raise DBAPIError.instance(
+                self._sql, None, error, dbapi_error, dialect=dialect
+            ) from error
         finally:
             connection.close()  # back to the pool (which rolls the read back)
         if raw is None:

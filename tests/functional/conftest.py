@@ -1,0 +1,201 @@
+"""Helpers for the functional tests: users, apps with other settings, database probes.
+
+Everything goes through the full WSGI app (WebTest) and real databases; these
+helpers only set things up and look at the tables afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import webtest
+from pyramid.config import Configurator
+from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy.engine import Engine
+
+from camauth import make_config
+from camauth.clock import FakeClock
+from camauth.models import AuditEvent, LoginFailure, User, WebSession
+from camauth.services import accounts
+
+from ..conftest import GOOD_PASSWORD, app_context, make_app
+
+LOGIN_PATH = "/login"
+HOME_LOGIN_REDIRECT = "/login?next=%2F"
+TRACEBACK_MARKERS = ("Traceback", 'File "', "sqlalchemy.exc", "Error:")
+
+
+def browser(app: Any, ip: str = "192.0.2.10", **environ: str) -> webtest.TestApp:
+    """A browser of its own (own cookie jar) talking to ``app`` from ``ip``."""
+    return webtest.TestApp(app, extra_environ={"REMOTE_ADDR": ip, **environ})
+
+
+def create_user(app: Any, username: str, password: str = GOOD_PASSWORD, **kw: Any) -> int:
+    ctx = app_context(app)
+    try:
+        user = accounts.create_user(ctx, username, password=password, **kw)
+        ctx.db.commit()
+        return user.id
+    finally:
+        ctx.db.close()
+
+
+def engine_of(app: Any) -> Engine:
+    engine: Engine = app.registry["camauth.engine"]
+    return engine
+
+
+def table_counts(app: Any) -> dict[str, int]:
+    """Rows in every table the app's database has."""
+    engine = engine_of(app)
+    names = sorted(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        return {
+            name: connection.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one()
+            for name in names
+        }
+
+
+def scalar(app: Any, statement: Any) -> Any:
+    ctx = app_context(app)
+    try:
+        return ctx.db.scalar(statement)
+    finally:
+        ctx.db.close()
+
+
+def all_rows(app: Any, statement: Any) -> list[Any]:
+    ctx = app_context(app)
+    try:
+        return list(ctx.db.scalars(statement).all())
+    finally:
+        ctx.db.close()
+
+
+def failure_count(app: Any, username_key: str | None = None) -> int:
+    query = select(func.count()).select_from(LoginFailure)
+    if username_key is not None:
+        query = query.where(LoginFailure.username_key == username_key)
+    return scalar(app, query) or 0
+
+
+def session_rows(app: Any, user_id: int | None = None) -> list[WebSession]:
+    query = select(WebSession).order_by(WebSession.id)
+    if user_id is not None:
+        query = query.where(WebSession.user_id == user_id)
+    return all_rows(app, query)
+
+
+def audit_events(app: Any, event_name: str) -> list[AuditEvent]:
+    return all_rows(
+        app, select(AuditEvent).where(AuditEvent.event == event_name).order_by(AuditEvent.id)
+    )
+
+
+def get_user(app: Any, user_id: int) -> User:
+    ctx = app_context(app)
+    try:
+        user = ctx.db.get(User, user_id)
+        assert user is not None
+        return user
+    finally:
+        ctx.db.close()
+
+
+def error_text(page: webtest.TestResponse) -> str:
+    """The text of the page's alert (the login and account pages' error box)."""
+    alert = page.html.select_one('[role="alert"]')
+    return alert.get_text(" ", strip=True) if alert is not None else ""
+
+
+def field_errors(page: webtest.TestResponse) -> list[str]:
+    """deform's per-field error messages."""
+    return [node.get_text(" ", strip=True) for node in page.html.select(".invalid-feedback")]
+
+
+def assert_no_traceback(response: webtest.TestResponse) -> None:
+    body = response.text
+    for marker in TRACEBACK_MARKERS:
+        assert marker not in body, f"{marker!r} in the body of a {response.status} response"
+
+
+def set_cookie_headers(response: webtest.TestResponse, name: str) -> list[str]:
+    return [v for v in response.headers.getall("Set-Cookie") if v.startswith(f"{name}=")]
+
+
+def submit_login(
+    client: webtest.TestApp,
+    username: str,
+    password: str,
+    next_path: str | None = None,
+    **kw: Any,
+) -> webtest.TestResponse:
+    """Like conftest.login, optionally with ``?next=`` on the login page."""
+    url = LOGIN_PATH if next_path is None else f"{LOGIN_PATH}?next={quote(next_path, safe='')}"
+    form = client.get(url).forms["login"]
+    form["username"] = username
+    form["password"] = password
+    return form.submit("submit", **kw)
+
+
+def logout(client: webtest.TestApp) -> webtest.TestResponse:
+    """Press the Log out button on the home page."""
+    home = client.get("/")
+    form = next(f for f in home.forms.values() if f.action == "/logout")
+    return form.submit()
+
+
+@pytest.fixture
+def app_factory(ini_settings: dict[str, Any], clock: FakeClock) -> Iterator[Callable[..., Any]]:
+    """Build apps with some settings changed (``None`` removes a key); disposed afterwards."""
+    built: list[Any] = []
+
+    def build(*, configure: Callable[[Configurator], None] | None = None, **overrides: Any) -> Any:
+        settings = dict(ini_settings)
+        for key, value in overrides.items():
+            name = key if key.startswith("sqlalchemy.") else "camauth." + key
+            if value is None:
+                settings.pop(name, None)
+            else:
+                settings[name] = value
+        if configure is None:
+            app = make_app(settings, clock)
+        else:
+            config = make_config(settings)
+            configure(config)
+            app = config.make_wsgi_app()
+            app.registry["camauth.clock"] = clock
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        app.registry["camauth.engine"].dispose()
+
+
+class StatementLog:
+    """Every SQL statement the engine runs while attached."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(" ".join(statement.split()))
+
+    def __enter__(self) -> StatementLog:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def writes(self) -> list[str]:
+        verbs = ("INSERT", "UPDATE", "DELETE")
+        return [s for s in self.statements if s.upper().startswith(verbs)]
+
+    def updates_of(self, table: str) -> list[str]:
+        return [s for s in self.statements if s.upper().startswith(f"UPDATE {table.upper()} ")]

@@ -1,0 +1,165 @@
+"""Failures are counted exactly under parallel attempts (PRODUCT §4), on PostgreSQL.
+
+Real parallel requests: one thread per attacker, each its own WebTest browser over
+the same WSGI app, all released together by a barrier. The app gets an engine
+whose pool has a connection for every thread (a host application may hand camauth
+its own engine through the registry, as here).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from pyramid.config import Configurator
+from sqlalchemy import select
+
+import camauth
+from camauth.db import make_engine
+from camauth.models import UNTRUSTED_SCOPE, Lockout
+
+from ..conftest import (
+    FAST_ARGON2,
+    GOOD_PASSWORD,
+    TEST_SECRET,
+    login,
+    require_postgres,
+    reset_postgres,
+)
+from .conftest import audit_events, browser, create_user, failure_count, scalar
+
+ATTACKERS = 30
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    url = require_postgres()
+    engine = make_engine(url)
+    reset_postgres(engine)
+    engine.dispose()
+    return url
+
+
+def build_app(url: str, clock: Any, ini_settings_extra: dict[str, str]) -> Any:
+    settings = {
+        "sqlalchemy.url": url,
+        "camauth.secret": TEST_SECRET,
+        "camauth.session.cookie_secure": "false",
+        **FAST_ARGON2,
+        **ini_settings_extra,
+    }
+    config = Configurator(settings=settings)
+    config.registry["camauth.engine"] = make_engine(
+        url, pool_size=ATTACKERS + 5, max_overflow=5, pool_timeout=120
+    )
+    config.include(camauth.includeme)
+    config.add_route("camauth.home", "/")
+    config.scan("camauth.web.views.home")
+    app = config.make_wsgi_app()
+    app.registry["camauth.clock"] = clock
+    return app
+
+
+@pytest.fixture
+def concurrent_app(postgres_url, clock):
+    built: list[Any] = []
+
+    def make(threshold: int) -> Any:
+        app = build_app(postgres_url, clock, {"camauth.lockout.threshold": str(threshold)})
+        built.append(app)
+        return app
+
+    yield make
+    for app in built:
+        app.registry["camauth.engine"].dispose()
+
+
+def parallel_wrong_passwords(app: Any, username: str, count: int) -> list[int]:
+    """``count`` browsers post a wrong password for ``username`` at the same moment."""
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def attack(number: int) -> None:
+        try:
+            client = browser(app, ip=f"198.51.100.{number + 1}")
+            form = client.get("/login").forms["login"]  # its own CSRF cookie
+            form["username"] = username
+            form["password"] = f"wrong password {number}"
+            barrier.wait(timeout=60)
+            response = form.submit("submit", status="*")
+            with lock:
+                statuses.append(response.status_int)
+        except BaseException as error:  # reported in the main thread
+            barrier.abort()
+            with lock:
+                errors.append(error)
+
+    threads = [threading.Thread(target=attack, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads), "a request never finished"
+    assert errors == []
+    assert len(statuses) == count
+    return statuses
+
+
+def untrusted_lock(app: Any, username: str) -> datetime | None:
+    return scalar(
+        app,
+        select(Lockout.locked_until).where(
+            Lockout.username_key == username, Lockout.scope == UNTRUSTED_SCOPE
+        ),
+    )
+
+
+def test_parallel_failures_reach_the_threshold_exactly(concurrent_app, clock):
+    app = concurrent_app(threshold=ATTACKERS)
+    create_user(app, "alice")
+    statuses = parallel_wrong_passwords(app, "alice", ATTACKERS)
+
+    assert failure_count(app, "alice") == ATTACKERS  # no lost or doubled count
+    # every attempt was counted; the one that was the 30th locked the account
+    assert sorted(statuses) == [403] * (ATTACKERS - 1) + [429]
+    assert untrusted_lock(app, "alice") == clock() + timedelta(minutes=10)
+    assert len(audit_events(app, "lockout")) == 1
+    assert len(audit_events(app, "login_failure")) == ATTACKERS
+    # the lock holds: even the right password is refused now
+    page = login(browser(app, ip="192.0.2.200"), "alice", GOOD_PASSWORD, status=429)
+    assert "locked until 2026-01-05 09:10 UTC" in page.text
+    assert failure_count(app, "alice") == ATTACKERS
+
+
+def test_parallel_failures_past_the_threshold_lock_by_the_formula(concurrent_app, clock):
+    threshold = 10
+    app = concurrent_app(threshold=threshold)
+    create_user(app, "alice")
+    statuses = parallel_wrong_passwords(app, "alice", ATTACKERS)
+
+    assert set(statuses) <= {403, 429}
+    counted = failure_count(app, "alice")
+    locks = counted // threshold
+    assert counted >= threshold
+    # counted attempts: every 403, plus each 429 that was itself a threshold-th failure;
+    # the other 429s were refused by the lock without being counted
+    assert statuses.count(403) + locks == counted
+    assert statuses.count(429) >= locks
+    assert len(audit_events(app, "login_failure")) == counted
+    assert len(audit_events(app, "lockout")) == locks
+    expected_minutes = locks * 10
+    assert untrusted_lock(app, "alice") == clock() + timedelta(minutes=expected_minutes)
+    login(browser(app, ip="192.0.2.200"), "alice", GOOD_PASSWORD, status=429)
+    assert failure_count(app, "alice") == counted
+
+
+def test_parallel_failures_for_an_unknown_username(concurrent_app, clock):
+    app = concurrent_app(threshold=ATTACKERS)
+    statuses = parallel_wrong_passwords(app, "ghost", ATTACKERS)
+    assert sorted(statuses) == [403] * (ATTACKERS - 1) + [429]
+    assert failure_count(app, "ghost") == ATTACKERS
+    assert untrusted_lock(app, "ghost") == clock() + timedelta(minutes=10)
