@@ -9,14 +9,16 @@ configuration).
 from __future__ import annotations
 
 import argparse
+import configparser
 import getpass
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TextIO
 
+from plaster import PlasterError
 from pyramid.paster import get_appsettings, setup_logging
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import migrate
 from .clock import utcnow
@@ -25,7 +27,7 @@ from .models import UserStatus
 from .services import accounts, audit, housekeeping, lockout, sessions
 from .services.context import Context
 from .services.passwords import PasswordPolicyError, Passwords
-from .settings import SettingsError, database_url, parse_settings
+from .settings import database_url, parse_settings
 
 
 class CommandError(Exception):
@@ -197,8 +199,16 @@ def run(argv: Sequence[str], stdin: TextIO) -> int:
         raw = get_appsettings(args.config_uri)
         settings = parse_settings(raw)
         engine = make_engine(database_url(raw))
-    except (SettingsError, FileNotFoundError, LookupError) as error:
-        print(f"camauth: bad configuration: {error}", file=sys.stderr)
+    except (
+        ValueError,  # SettingsError, and plaster's InvalidURI (a path without .ini)
+        OSError,
+        LookupError,
+        configparser.Error,
+        PlasterError,
+        ArgumentError,  # a malformed sqlalchemy.url or an unknown database driver
+    ) as error:
+        reason = " ".join(str(error).split())  # configparser's messages span lines
+        print(f"camauth: bad configuration: {reason}", file=sys.stderr)
         return 2
     try:
         setup_logging(args.config_uri)

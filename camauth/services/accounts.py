@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,17 +24,23 @@ class AccountError(ValueError):
     """An account operation was refused; the message is for the person asking."""
 
 
+def normalize_username(username: str) -> str:
+    """NFKC, as Django does: look-alike forms (fullwidth, decomposed accents) become one name."""
+    return unicodedata.normalize("NFKC", username.strip())
+
+
 def username_key(username: str) -> str:
     """The form usernames are compared in: case-insensitive, surrounding space ignored."""
-    return username.strip().casefold()
+    return normalize_username(username).casefold()
 
 
 def username_problem(username: str) -> str | None:
     """Why ``username`` can never be a username, or None if it could be one."""
-    name = username.strip()
+    name = normalize_username(username)
     if not name:
         return "Enter a username."
-    if len(name) > USERNAME_MAX:
+    # casefolding can lengthen a name ("ß" -> "ss"); the key must fit its column too
+    if len(name) > USERNAME_MAX or len(username_key(name)) > USERNAME_MAX:
         return f"A username has at most {USERNAME_MAX} characters."
     # \w admits letters and digits of every script (and "_"), as PRODUCT §2 asks
     if not _USERNAME_RE.fullmatch(name):
@@ -95,7 +102,7 @@ def create_user(
         raise AccountError(problem)
     key = username_key(username)
     if key in RESERVED_USERNAMES:
-        raise AccountError(f"The username {username.strip()!r} is reserved.")
+        raise AccountError(f"The username {normalize_username(username)!r} is reserved.")
     if find_user(ctx, key) is not None:
         raise AccountError("That username is already taken.")
     email_key = _email_key(email)
@@ -103,7 +110,7 @@ def create_user(
         raise AccountError("That email address belongs to another account.")
     now = ctx.clock()
     user = User(
-        username=username.strip(),
+        username=normalize_username(username),
         username_key=key,
         email=(email or "").strip() or None,
         email_key=email_key,

@@ -74,7 +74,8 @@ def check_new_password(
     if len(password) > settings.password_max_length:
         raise PasswordPolicyError(f"Use at most {settings.password_max_length} characters.")
     folded = password.casefold()
-    if username and username.casefold() in folded:
+    # as for the email below: a very short name (say "al") would forbid half the dictionary
+    if len(username) >= 3 and username.casefold() in folded:
         raise PasswordPolicyError("Do not use your username in your password.")
     local_part = (email or "").partition("@")[0].casefold()
     if len(local_part) >= 3 and local_part in folded:

@@ -1,0 +1,167 @@
+"""Settings: defaults from PRODUCT §14, and one clear line for every bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from camauth.settings import SettingsError, database_url, parse_settings
+
+from ..conftest import TEST_SECRET
+
+BASE = {"camauth.secret": TEST_SECRET}
+NO_ENV: dict[str, str] = {}
+
+
+def parse(**ini: str):
+    raw = {**BASE, **{f"camauth.{key}": value for key, value in ini.items()}}
+    return parse_settings(raw, environ=NO_ENV)
+
+
+def test_defaults_match_the_product_page():
+    s = parse_settings(BASE, environ=NO_ENV)
+    assert (
+        s.session_idle_timeout_minutes,
+        s.session_absolute_timeout_hours,
+        s.session_touch_interval_seconds,
+        s.session_bind_ip,
+        s.session_one_per_user,
+        s.session_cookie_secure,
+    ) == (30, 12, 60, False, True, True)
+    assert (
+        s.lockout_threshold,
+        s.lockout_increment_minutes,
+        s.lockout_max_lockout_minutes,
+        s.lockout_failure_window_hours,
+        s.lockout_ip_threshold,
+        s.lockout_ip_window_minutes,
+        s.lockout_unknown_user_retention_days,
+    ) == (10, 10, 1440, 24, 50, 15, 7)
+    assert (
+        s.password_min_length,
+        s.password_max_length,
+        s.password_min_score,
+        s.password_max_age_days,
+    ) == (12, 1024, 3, 0)
+    assert (
+        s.password_argon2_memory_kib,
+        s.password_argon2_time_cost,
+        s.password_argon2_parallelism,
+    ) == (19456, 2, 1)
+    assert (s.mfa_required_for, s.mfa_issuer, s.mfa_pending_minutes) == ("admins", "camauth", 5)
+    assert (s.registration, s.reauth_minutes) == ("closed", 5)
+
+
+def test_ini_keys_are_read():
+    s = parse(
+        **{
+            "session.idle_timeout_minutes": "45",
+            "session.bind_ip": "yes",
+            "session.cookie_secure": "false",
+            "lockout.threshold": " 5 ",
+            "lockout.max_lockout_minutes": "60",
+            "password.argon2_memory_kib": "1024",
+            "terms.revision": "2026-03",
+            "mfa.required_for": "ALL",
+            "mfa.issuer": "Research Portal",
+            "registration": "approval",
+            "reauth_minutes": "10",
+        }
+    )
+    assert s.session_idle_timeout_minutes == 45
+    assert s.session_bind_ip is True
+    assert s.session_cookie_secure is False
+    assert s.lockout_threshold == 5
+    assert s.lockout_max_lockout_minutes == 60
+    assert s.password_argon2_memory_kib == 1024
+    assert s.terms_revision == "2026-03"
+    assert s.mfa_required_for == "all"
+    assert s.mfa_issuer == "Research Portal"
+    assert s.registration == "approval"
+    assert s.reauth_minutes == 10
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("lockout.threshold", "ten"),
+        ("lockout.threshold", "0"),
+        ("lockout.threshold", "-1"),
+        ("lockout.threshold", "2.5"),
+        ("lockout.threshold", ""),
+        ("lockout.increment_minutes", "-10"),
+        ("lockout.max_lockout_minutes", "a day"),
+        ("lockout.failure_window_hours", "0"),
+        ("lockout.ip_threshold", "many"),
+        ("session.idle_timeout_minutes", "-5"),
+        ("session.absolute_timeout_hours", "12h"),
+        ("session.touch_interval_seconds", "-1"),
+        ("session.bind_ip", "maybe"),
+        ("session.one_per_user", "2"),
+        ("session.cookie_secure", ""),
+        ("password.min_length", "4"),
+        ("password.min_score", "5"),
+        ("password.min_score", "-1"),
+        ("password.max_age_days", "-1"),
+        ("password.argon2_memory_kib", "lots"),
+        ("password.argon2_time_cost", "0"),
+        ("password.argon2_parallelism", "0"),
+        ("mfa.required_for", "sometimes"),
+        ("mfa.pending_minutes", "0"),
+        ("registration", "invite"),
+        ("reauth_minutes", "soon"),
+        ("lockout.threshold", "1\n2"),
+    ],
+)
+def test_bad_value_is_one_line_naming_the_key(key, value):
+    with pytest.raises(SettingsError) as refused:
+        parse(**{key: value})
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"camauth.{key}:")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("lockout.threshold", "ten", ">= 1"),
+        ("session.bind_ip", "maybe", "true or false"),
+        ("mfa.required_for", "sometimes", "none, admins, all"),
+        ("registration", "invite", "closed, open, approval"),
+    ],
+)
+def test_bad_value_says_what_is_allowed(key, value, allowed):
+    with pytest.raises(SettingsError, match=allowed):
+        parse(**{key: value})
+
+
+def test_min_length_above_max_length_is_refused():
+    with pytest.raises(SettingsError, match=r"^camauth\.password\.min_length:"):
+        parse(**{"password.min_length": "40", "password.max_length": "20"})
+
+
+@pytest.mark.parametrize("raw", [{}, {"camauth.secret": "short"}, {"camauth.secret": " " * 40}])
+def test_missing_or_short_secret_is_refused(raw):
+    with pytest.raises(SettingsError) as refused:
+        parse_settings(raw, environ=NO_ENV)
+    message = str(refused.value)
+    assert message.startswith("camauth.secret:")
+    assert "CAMAUTH_SECRET" in message
+    assert "\n" not in message
+
+
+def test_secret_comes_from_the_environment_first():
+    from_env = "e" * 40
+    s = parse_settings(BASE, environ={"CAMAUTH_SECRET": from_env})
+    assert s.secret == from_env
+    assert parse_settings({}, environ={"CAMAUTH_SECRET": from_env}).secret == from_env
+    with pytest.raises(SettingsError, match=r"camauth\.secret"):
+        parse_settings(BASE, environ={"CAMAUTH_SECRET": "too-short"})
+
+
+def test_database_url_from_environment_wins_over_the_ini():
+    ini = {"sqlalchemy.url": "sqlite:///ini.sqlite"}
+    assert database_url(ini, environ=NO_ENV) == "sqlite:///ini.sqlite"
+    env = {"CAMAUTH_DATABASE_URL": "postgresql://db/prod"}
+    assert database_url(ini, environ=env) == "postgresql://db/prod"
+    with pytest.raises(SettingsError, match=r"sqlalchemy\.url"):
+        database_url({}, environ=NO_ENV)
