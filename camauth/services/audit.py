@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..models import AuditEvent, User
 from .context import Context
@@ -66,7 +66,9 @@ def events(
 ) -> Sequence[AuditEvent]:
     query = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     if username:
-        query = query.where(AuditEvent.target_name == username)
+        # target_name holds the name as shown or, for unknown users, the folded key
+        key = username.strip().casefold()
+        query = query.where(func.lower(AuditEvent.target_name) == key)
     if event:
         query = query.where(AuditEvent.event == event)
     if since:

@@ -39,6 +39,11 @@ def authenticate(
     cookie issued for this same username, if the client sent one."""
     key = accounts.username_key(username)
     scope = trusted_device or UNTRUSTED_SCOPE
+    if accounts.username_problem(username):
+        # a name that can never exist: refused like any wrong login, but not
+        # recorded (the pages refuse it earlier with a form error)
+        ctx.passwords.burn_time(password)
+        return LoginResult(Outcome.INVALID, scope=scope)
 
     throttled = lockout.ip_throttled_until(ctx, ctx.origin.ip)
     if throttled is not None:

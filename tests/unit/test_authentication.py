@@ -136,3 +136,10 @@ def test_unknown_user_still_runs_an_argon2_verification(ctx):
         Outcome.INVALID
     )
     assert calls == ["whatever"]
+
+
+@pytest.mark.parametrize("name", ["", "bad name", "ß" * 100, "x" * 151])
+def test_impossible_usernames_are_refused_without_a_record(ctx, name):
+    # the Python API gives the pages' promise: bad usernames are never login failures
+    assert authenticate(ctx, name, GOOD_PASSWORD) == LoginResult(Outcome.INVALID)
+    assert failure_rows(ctx, accounts.username_key(name)) == 0

@@ -232,11 +232,12 @@ def test_audit_filters_by_user_and_time(ini, camauth, service):
         accounts.create_user(ctx, "old", password=GOOD_PASSWORD)
     make_user(service, "new")
 
-    code, out, err = camauth(ini, "audit", "--user", "old")
-    assert (code, err) == (0, "")
-    assert [line.split()[1:4] for line in out.splitlines()] == [
-        ["user_created", "actor=system", "target=old"]
-    ]
+    for spelling in ("old", "OLD"):  # usernames are case-insensitive here too
+        code, out, err = camauth(ini, "audit", "--user", spelling)
+        assert (code, err) == (0, "")
+        assert [line.split()[1:4] for line in out.splitlines()] == [
+            ["user_created", "actor=system", "target=old"]
+        ]
     since = (utcnow() - timedelta(days=1)).date().isoformat()
     code, out, err = camauth(ini, "audit", "--since", since)
     assert (code, err) == (0, "")
