@@ -164,7 +164,9 @@ def app_context(app: Any) -> Context:
 GOOD_PASSWORD = "correct horse battery staple"
 
 
-def login(testapp: webtest.TestApp, username: str, password: str, **kw: Any) -> webtest.TestResponse:
+def login(
+    testapp: webtest.TestApp, username: str, password: str, **kw: Any
+) -> webtest.TestResponse:
     """Log in through the real form, as a browser would."""
     page = testapp.get("/login")
     form = page.forms["login"]
