@@ -1,0 +1,632 @@
+"""Benchmark: what camauth costs per authenticated request and per login.
+
+One process, one run, same WSGI harness for every app (a prepared environ and a
+minimal ``start_response``; no WebTest). For each database (a temporary SQLite
+file always; PostgreSQL when ``--database-url`` or ``CAMAUTH_BENCH_DATABASE_URL``
+names a server) it prints:
+
+a. a bare Pyramid "hello" app, µs per request;
+   the floor: the same app plus one indexed lookup of the session by its token
+   digest (raw DB-API on a pooled autocommit connection, no ORM: one round
+   trip), and its ratio to bare;
+b. camauth's home page for a logged-in user (session and user loaded, no
+   database write), µs per request, and the ratio camauth / bare (target <= 8x);
+c. a real login POST (CSRF cookie + token, multipart form as a browser sends it)
+   against a bare argon2id verify with the same production parameters
+   (target: login <= verify + 10 ms);
+d. unknown-username vs wrong-password login time, interleaved (target 0.95-1.05).
+
+The view figures are the best of several repeats of many iterations (bare and
+camauth interleaved per repeat); the login figures are medians. camauth runs
+with its production defaults (argon2id m=19456 KiB, t=2, p=1; 60 s touch
+interval; real clock) except for very high lockout thresholds, so repeated
+failures never lock. ``--profile`` adds a cProfile of the authenticated view.
+
+PostgreSQL: the bench never touches the database in the URL; it connects to
+that server, creates a database ``camauth_bench`` (dropping a stale one),
+migrates it, and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import os
+import platform
+import pstats
+import re
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from argon2 import PasswordHasher, Type
+from pyramid.config import Configurator
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.router import Router
+from sqlalchemy import create_engine, event, make_url, select, text
+from sqlalchemy.engine import Engine
+
+import camauth
+from camauth import migrate
+from camauth.db import make_engine
+from camauth.models import WebSession
+from camauth.services.accounts import create_user
+from camauth.services.context import Context
+from camauth.services.sessions import token_digest
+
+BENCH_DATABASE = "camauth_bench"
+HOST = "bench.example"
+CLIENT_IP = "192.0.2.10"
+NEVER = "1000000"  # lockout thresholds no benchmark reaches
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+# --- the WSGI harness (the same for every app) ---------------------------------------
+
+
+def make_environ(
+    method: str,
+    path: str,
+    cookies: dict[str, str] | None = None,
+    body: bytes = b"",
+    content_type: str = "",
+) -> dict[str, Any]:
+    """What waitress would hand the app for an HTTPS request behind a trusted proxy."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": HOST,
+        "SERVER_PORT": "443",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": CLIENT_IP,
+        "HTTP_HOST": HOST,
+        "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) camauth-bench",
+        "HTTP_ACCEPT": "text/html",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "https",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    if cookies:
+        environ["HTTP_COOKIE"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    if method == "POST":
+        environ["HTTP_ORIGIN"] = f"https://{HOST}"
+        environ["CONTENT_TYPE"] = content_type
+        environ["CONTENT_LENGTH"] = str(len(body))
+    return environ
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    return None
+
+
+def run_app(app: WSGIApp, environ: dict[str, Any]) -> None:
+    """One request, body consumed and closed, nothing kept: the timed unit."""
+    chunks = app(environ, _start_response)
+    for _chunk in chunks:
+        pass
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
+@dataclass
+class Reply:
+    status: str
+    headers: list[tuple[str, str]]
+    body: str
+
+
+def call(app: WSGIApp, environ: dict[str, Any]) -> Reply:
+    """One request whose status, headers and body we keep (for checks and set-up)."""
+    seen: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen.append((status, headers))
+
+    chunks = app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    status, headers = seen[-1]
+    return Reply(status, headers, body.decode("utf-8", "replace"))
+
+
+def per_request_us(app: WSGIApp, template: dict[str, Any], iterations: int) -> float:
+    """Mean µs per request over ``iterations`` requests (a fresh environ copy each)."""
+    body = template["wsgi.input"].getvalue()
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        environ = template.copy()
+        environ["wsgi.input"] = io.BytesIO(body)
+        run_app(app, environ)
+    return (time.perf_counter() - start) / iterations * 1e6
+
+
+def multipart(fields: list[tuple[str, str]]) -> tuple[bytes, str]:
+    """A form as a browser posts it (camauth's forms are multipart/form-data)."""
+    boundary = "----camauthbench" + secrets.token_hex(8)
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields
+    ]
+    parts.append(f"--{boundary}--\r\n")
+    return "".join(parts).encode(), f"multipart/form-data; boundary={boundary}"
+
+
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token_in(page: str) -> str:
+    found = _CSRF_FIELD.search(page)
+    if found is None:
+        raise SystemExit("bench: no csrf_token field in the page")
+    return found.group(1)
+
+
+@dataclass
+class Browser:
+    """A cookie jar over ``call``: enough of a browser to log in and out."""
+
+    app: WSGIApp
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def environ(self, method: str, path: str, form: list[tuple[str, str]] | None = None) -> dict:
+        body, content_type = multipart(form) if form is not None else (b"", "")
+        return make_environ(method, path, dict(self.cookies), body, content_type)
+
+    def keep_cookies(self, reply: Reply) -> Reply:
+        for name, value in reply.headers:
+            if name.lower() != "set-cookie":
+                continue
+            pair, _, attributes = value.partition(";")
+            key, _, cookie = pair.strip().partition("=")
+            if "max-age=0" in attributes.lower() or not cookie:
+                self.cookies.pop(key, None)
+            else:
+                self.cookies[key] = cookie
+        return reply
+
+    def request(self, method: str, path: str, form: list[tuple[str, str]] | None = None) -> Reply:
+        return self.keep_cookies(call(self.app, self.environ(method, path, form)))
+
+
+def login_form(csrf_token: str, username: str, password: str) -> list[tuple[str, str]]:
+    return [
+        ("_charset_", "UTF-8"),
+        ("__formid__", "login"),
+        ("csrf_token", csrf_token),
+        ("next", ""),
+        ("username", username),
+        ("password", password),
+        ("submit", "submit"),
+    ]
+
+
+def expect(reply: Reply, status: int, what: str, text_in_body: str = "") -> None:
+    if not reply.status.startswith(str(status)) or text_in_body not in reply.body:
+        raise SystemExit(f"bench: {what}: expected {status}, got {reply.status}")
+
+
+# --- the apps ---------------------------------------------------------------------------
+
+
+def bare_app() -> Router:
+    config = Configurator()
+    config.add_route("hello", "/")
+    config.add_view(lambda request: Response("hello"), route_name="hello")
+    return config.make_wsgi_app()
+
+
+def floor_app(url: str) -> tuple[Router, Engine]:
+    """The bare app plus the one indexed query an authenticated request cannot avoid:
+    a pooled DB-API connection in autocommit (one round trip, no BEGIN/ROLLBACK),
+    one SELECT of the session joined to its user, no ORM."""
+    engine = make_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    dialect = engine.dialect
+    lookup = text(
+        "SELECT s.data, u.username FROM web_sessions s LEFT JOIN users u ON u.id = s.user_id "
+        "WHERE s.token_digest = :digest"
+    )
+    sql = str(lookup.compile(dialect=dialect))
+    named = dialect.paramstyle not in ("qmark", "format", "numeric")
+
+    def view(request: Request) -> Response:
+        digest = token_digest(request.cookies.get("camauth_session", ""))
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, {"digest": digest} if named else (digest,))
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+        return Response("hello " + (row[1] if row else "nobody"))
+
+    config = Configurator()
+    config.add_route("hello", "/")
+    config.add_view(view, route_name="hello")
+    return config.make_wsgi_app(), engine
+
+
+def camauth_app(url: str) -> Router:
+    return camauth.main(
+        {},
+        **{
+            "sqlalchemy.url": url,
+            "camauth.secret": secrets.token_urlsafe(32),
+            "camauth.lockout.threshold": NEVER,
+            "camauth.lockout.ip_threshold": NEVER,
+        },
+    )
+
+
+def app_context(app: Router) -> Context:
+    registry = app.registry
+    return Context(
+        db=registry["camauth.dbsession_factory"](),
+        settings=registry["camauth.settings"],
+        clock=registry["camauth.clock"],
+        passwords=registry["camauth.passwords"],
+    )
+
+
+def add_user(app: Router, username: str, password: str) -> None:
+    ctx = app_context(app)
+    create_user(ctx, username, password=password)
+    ctx.db.commit()
+    ctx.db.close()
+
+
+def last_seen(app: Router, token: str) -> Any:
+    ctx = app_context(app)
+    try:
+        return ctx.db.scalar(
+            select(WebSession.last_seen_at).where(WebSession.token_digest == token_digest(token))
+        )
+    finally:
+        ctx.db.close()
+
+
+@contextmanager
+def statements_of(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the block.
+
+    SQLite: every statement the driver runs (its trace callback), raw DB-API use
+    included. Other databases: what goes through SQLAlchemy (every ORM or Core
+    write does); a raw DB-API read is not seen there.
+    """
+    seen: list[str] = []
+
+    def record(statement: str) -> None:
+        seen.append(" ".join(statement.split()))
+
+    if engine.dialect.name == "sqlite":
+
+        def on_checkout(dbapi_connection: Any, *args: Any) -> None:
+            dbapi_connection.set_trace_callback(record)
+
+        def on_checkin(dbapi_connection: Any, *args: Any) -> None:
+            dbapi_connection.set_trace_callback(None)
+
+        listeners: list[tuple[Any, str, Callable[..., None]]] = [
+            (engine.pool, "checkout", on_checkout),
+            (engine.pool, "checkin", on_checkin),
+        ]
+    else:
+
+        def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            record(statement)
+
+        listeners = [(engine, "before_cursor_execute", on_execute)]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    try:
+        yield seen
+    finally:
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+# --- databases --------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="camauth-bench-") as folder:
+        url = f"sqlite:///{Path(folder) / 'camauth.sqlite'}"
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A fresh ``camauth_bench`` database on the server of ``server_url``; dropped after."""
+    given = make_url(server_url)
+    if not given.drivername.startswith("postgresql"):
+        raise SystemExit(f"bench: --database-url must be a PostgreSQL URL, got {given.drivername}")
+    admin_url = given.set(database="postgres") if given.database == BENCH_DATABASE else given
+    bench_url = given.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    drop = text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+    try:
+        with admin.connect() as connection:
+            connection.execute(drop)
+            connection.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
+        engine = make_engine(bench_url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield bench_url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(drop)
+        admin.dispose()
+
+
+# --- the measurements -------------------------------------------------------------------
+
+
+@dataclass
+class ViewFigures:
+    bare_us: float
+    floor_us: float
+    camauth_us: float
+    dialect: str
+    statements_per_request: float
+    statements: list[str]
+
+
+def log_in(app: Router, username: str, password: str) -> Browser:
+    browser = Browser(app)
+    page = browser.request("GET", "/login")
+    expect(page, 200, "GET /login")
+    reply = browser.request(
+        "POST", "/login", login_form(csrf_token_in(page.body), username, password)
+    )
+    expect(reply, 303, "login POST with the right password")
+    return browser
+
+
+def measure_view(app: Router, browser: Browser, iterations: int, repeats: int) -> ViewFigures:
+    engine: Engine = app.registry["camauth.engine"]
+    session_token = browser.cookies["camauth_session"]
+    home = browser.environ("GET", "/")
+    reply = call(app, home.copy())  # warm-up, and the checks the numbers depend on
+    expect(reply, 200, "GET / with the session cookie", "Signed in as")
+    checked = 10
+    seen_before = last_seen(app, session_token)
+    with statements_of(engine) as statements:
+        for _ in range(checked):
+            run_app(app, browser.environ("GET", "/"))
+    writes = [s for s in statements if s.upper().startswith(_WRITES)]
+    if writes or last_seen(app, session_token) != seen_before:
+        raise SystemExit(f"bench: the authenticated view wrote to the database: {writes[:1]}")
+
+    bare = bare_app()
+    floor, floor_engine = floor_app(engine.url.render_as_string(hide_password=False))
+    hello = make_environ("GET", "/", dict(browser.cookies))
+    for warm_app, environ in ((bare, hello), (floor, hello), (app, home)):
+        per_request_us(warm_app, environ, max(iterations // 10, 10))
+    bare_us = floor_us = camauth_us = float("inf")
+    for _ in range(repeats):  # interleaved, so drift hits all three alike
+        bare_us = min(bare_us, per_request_us(bare, hello, iterations * 10))
+        floor_us = min(floor_us, per_request_us(floor, hello, iterations))
+        camauth_us = min(camauth_us, per_request_us(app, home, iterations))
+
+    floor_engine.dispose()
+    if last_seen(app, session_token) != seen_before:
+        print("  note: the session's last_seen_at was touched once (the run passed 60 s)")
+    return ViewFigures(
+        bare_us, floor_us, camauth_us, engine.dialect.name, len(statements) / checked, statements
+    )
+
+
+@dataclass
+class LoginFigures:
+    verify_ms: list[float]
+    right_ms: list[float]
+    wrong_ms: list[float]
+    unknown_ms: list[float]
+
+
+def timed_ms(app: WSGIApp, environ: dict[str, Any]) -> tuple[float, Reply]:
+    start = time.perf_counter()
+    reply = call(app, environ)
+    return (time.perf_counter() - start) * 1e3, reply
+
+
+def measure_logins(app: Router, username: str, password: str, samples: int) -> LoginFigures:
+    settings = app.registry["camauth.settings"]
+    hasher = PasswordHasher(
+        time_cost=settings.password_argon2_time_cost,
+        memory_cost=settings.password_argon2_memory_kib,
+        parallelism=settings.password_argon2_parallelism,
+        type=Type.ID,
+    )
+    stored = hasher.hash(password)
+    figures = LoginFigures([], [], [], [])
+
+    # c. right password, from a fresh browser each time; logging out afterwards is not timed
+    for index in range(samples + 1):
+        start = time.perf_counter()
+        hasher.verify(stored, password)
+        verify_ms = (time.perf_counter() - start) * 1e3
+        browser = Browser(app)
+        page = browser.request("GET", "/login")
+        form = login_form(csrf_token_in(page.body), username, password)
+        elapsed, reply = timed_ms(app, browser.environ("POST", "/login", form))
+        expect(browser.keep_cookies(reply), 303, "login POST with the right password")
+        home = browser.request("GET", "/")
+        logout = [("csrf_token", csrf_token_in(home.body))]
+        expect(browser.request("POST", "/logout", logout), 303, "logout")
+        if index:  # the first round warms up (and runs the opportunistic clean-up)
+            figures.verify_ms.append(verify_ms)
+            figures.right_ms.append(elapsed)
+
+    # d. unknown username vs wrong password, interleaved ABBA against drift
+    browser = Browser(app)
+    token = csrf_token_in(browser.request("GET", "/login").body)
+    wrong = browser.environ("POST", "/login", login_form(token, username, password + "x"))
+    unknown = browser.environ("POST", "/login", login_form(token, "nobody-" + username, password))
+    for index in range(samples + 1):
+        order = [(wrong, figures.wrong_ms), (unknown, figures.unknown_ms)]
+        for environ, into in order if index % 2 else order[::-1]:
+            again = environ.copy()
+            again["wsgi.input"] = io.BytesIO(environ["wsgi.input"].getvalue())
+            elapsed, reply = timed_ms(app, again)
+            expect(reply, 403, "login POST that must fail", "Invalid username or password.")
+            if index:
+                into.append(elapsed)
+    return figures
+
+
+def profile_view(app: Router, browser: Browser, requests: int, lines: int) -> None:
+    environs = [browser.environ("GET", "/") for _ in range(requests)]
+    gc.collect()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for environ in environs:
+        run_app(app, environ)
+    profiler.disable()
+    for order in ("cumulative", "tottime"):
+        print(f"\n  cProfile of {requests} authenticated requests, by {order}:")
+        stream = io.StringIO()
+        stats = pstats.Stats(profiler, stream=stream).strip_dirs().sort_stats(order)
+        stats.print_stats(lines)
+        print("\n".join("    " + line for line in stream.getvalue().splitlines() if line.strip()))
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def report_view(view: ViewFigures) -> None:
+    ratio = view.camauth_us / view.bare_us
+    print(f"  bare Pyramid 'hello'            {view.bare_us:9.1f} µs/request")
+    print(
+        f"  floor: bare + 1 indexed SELECT  {view.floor_us:9.1f} µs/request"
+        f"   {view.floor_us / view.bare_us:5.1f}x bare"
+    )
+    print(
+        f"  camauth GET / (logged in)       {view.camauth_us:9.1f} µs/request"
+        f"   {ratio:5.1f}x bare   (target <= 8x: {verdict(ratio <= 8)})"
+    )
+    seen = sorted({statement[:90] for statement in view.statements})
+    how = "SQLite trace" if view.dialect == "sqlite" else "via SQLAlchemy; raw DB-API not seen"
+    print(f"    no database writes; SQL per request ({how}): {view.statements_per_request:g}")
+    for statement in seen:
+        print(f"      {statement}{'...' if len(statement) == 90 else ''}")
+
+
+def report_logins(logins: LoginFigures) -> None:
+    verify = statistics.median(logins.verify_ms)
+    right = statistics.median(logins.right_ms)
+    wrong = statistics.median(logins.wrong_ms)
+    unknown = statistics.median(logins.unknown_ms)
+    n = len(logins.right_ms)
+    print(f"  argon2id verify (bare)          {verify:9.2f} ms   median of {n}")
+    for label, value in (("right password", right), ("wrong password", wrong)):
+        extra = value - verify
+        print(
+            f"  login POST, {label}      {value:9.2f} ms   verify + {extra:.2f} ms"
+            f"   (target <= +10 ms: {verdict(extra <= 10)})"
+        )
+    ratio = unknown / wrong
+    print(
+        f"  login POST, unknown username    {unknown:9.2f} ms   unknown / wrong = {ratio:.3f}"
+        f"   (target 0.95-1.05: {verdict(0.95 <= ratio <= 1.05)})"
+    )
+
+
+def bench_database(label: str, url: str, args: argparse.Namespace) -> None:
+    print(f"\n== {label} ==")
+    app = camauth_app(url)
+    settings = app.registry["camauth.settings"]
+    print(
+        f"  argon2id m={settings.password_argon2_memory_kib} KiB, "
+        f"t={settings.password_argon2_time_cost}, p={settings.password_argon2_parallelism}; "
+        f"touch interval {settings.session_touch_interval_seconds} s"
+    )
+    try:
+        username, password = "bench-user", "bench " + secrets.token_urlsafe(18)
+        add_user(app, username, password)
+        browser = log_in(app, username, password)
+        report_view(measure_view(app, browser, args.iterations, args.repeats))
+        if args.profile:
+            profile_view(app, browser, args.iterations, args.profile_lines)
+        if args.login_samples:
+            report_logins(measure_logins(app, username, password, args.login_samples))
+    finally:
+        app.registry["camauth.engine"].dispose()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("CAMAUTH_BENCH_DATABASE_URL", ""),
+        help="PostgreSQL server to bench on as well (a database camauth_bench is created "
+        "and dropped there); default $CAMAUTH_BENCH_DATABASE_URL",
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="only bench PostgreSQL")
+    parser.add_argument(
+        "--iterations", type=int, default=2000, help="camauth requests per repeat (bare: 10x)"
+    )
+    parser.add_argument("--repeats", type=int, default=7, help="repeats; the best one counts")
+    parser.add_argument(
+        "--login-samples", type=int, default=15, help="logins timed per kind (0: skip)"
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the authenticated view")
+    parser.add_argument("--profile-lines", type=int, default=25)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if os.environ.pop("CAMAUTH_DATABASE_URL", None):
+        print("note: ignoring CAMAUTH_DATABASE_URL; the bench uses its own databases")
+    print(
+        f"camauth bench: Python {platform.python_version()}, Pyramid {version('pyramid')}, "
+        f"SQLAlchemy {sqlalchemy.__version__}, {os.cpu_count()} CPU(s)"
+    )
+    if not args.no_sqlite:
+        with sqlite_database() as url:
+            bench_database("SQLite (temporary file)", url, args)
+    if args.database_url:
+        with postgres_database(args.database_url) as url:
+            shown = make_url(url).render_as_string(hide_password=True)
+            bench_database(f"PostgreSQL ({shown})", url, args)
+
+
+if __name__ == "__main__":
+    main()
