@@ -68,6 +68,7 @@ class SessionLookup:
         # compiled once for this database's driver: placeholders and all
         self._sql = str(query.compile(dialect=dialect))
         self._named = dialect.paramstyle not in ("qmark", "format", "numeric")
+        self._toggles_autocommit = dialect.name == "postgresql"
         self._processors: list[Processor] = [
             _processor(column.type, dialect) for column in (*session_columns, *_USER_COLUMNS)
         ]
@@ -81,11 +82,20 @@ class SessionLookup:
             connection = self.engine.raw_connection()
         except dbapi_error as error:
             raise DBAPIError.instance(None, None, error, dbapi_error, dialect=dialect) from error
+        driver = connection.driver_connection
+        # One SELECT needs no transaction: in autocommit mode PostgreSQL answers in one
+        # round trip instead of three (BEGIN, SELECT, and the pool's ROLLBACK on return).
+        # sqlite3 starts no transaction for a SELECT anyway.
+        autocommit = self._toggles_autocommit
         try:
+            if autocommit:
+                driver.autocommit = True  # type: ignore[union-attr]
             cursor = connection.cursor()
             cursor.execute(self._sql, {"digest": digest} if self._named else (digest,))
             raw = cursor.fetchone()
             cursor.close()
+            if autocommit:
+                driver.autocommit = False  # type: ignore[union-attr]
         except dbapi_error as error:
             if dialect.is_disconnect(error, connection.dbapi_connection, None):  # type: ignore[arg-type]
                 self.engine.pool._invalidate(connection, error)

@@ -43,6 +43,23 @@ FLASH_PREFIX = "_flash."
 _MAX_TOKEN_LENGTH = 100  # real tokens are 43 characters; longer is garbage
 
 
+def read_cookie(request: Request, name: str) -> str | None:
+    """One cookie's value, without parsing them all.
+
+    WebOb's full parser is a noticeable part of an authenticated page view; camauth's
+    own cookies are plain URL-safe tokens, so a split finds them. Of several
+    same-named cookies the first counts (browsers send the most specific first).
+    """
+    header = request.environ.get("HTTP_COOKIE", "")
+    if name not in header:
+        return None
+    for part in header.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            return value.strip().strip('"')
+    return None
+
+
 def _dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
@@ -122,7 +139,7 @@ class DatabaseSession(dict[str, Any]):
 
     def _anonymous_csrf_token(self) -> str:
         if self._csrf_cookie_token is None:
-            cookie = self.request.cookies.get(CSRF_COOKIE, "")
+            cookie = read_cookie(self.request, CSRF_COOKIE) or ""
             if 20 <= len(cookie) <= _MAX_TOKEN_LENGTH:
                 self._csrf_cookie_token = cookie
             else:
@@ -194,10 +211,10 @@ class DatabaseSession(dict[str, Any]):
         elif self._drop_cookie:
             response.delete_cookie(SESSION_COOKIE, path="/")
         if self._committed and self.record is not None:
-            if CSRF_COOKIE in request.cookies:
+            if read_cookie(request, CSRF_COOKIE) is not None:
                 response.delete_cookie(CSRF_COOKIE, path="/")
-        elif self._csrf_cookie_token and self._csrf_cookie_token != request.cookies.get(
-            CSRF_COOKIE
+        elif self._csrf_cookie_token and self._csrf_cookie_token != read_cookie(
+            request, CSRF_COOKIE
         ):
             response.set_cookie(CSRF_COOKIE, self._csrf_cookie_token, **cookie)
 
@@ -221,7 +238,7 @@ def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, Use
 
 
 def session_factory(request: Request) -> DatabaseSession:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, SESSION_COOKIE)
     found = None
     if token and len(token) <= _MAX_TOKEN_LENGTH:
         found = _find_live_session(request, token)
