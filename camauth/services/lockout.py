@@ -49,16 +49,18 @@ def locked_until(ctx: Context, username_key: str, scope: str) -> datetime | None
 
 
 def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
-    """When ``ip`` may try again, if it has failed ``ip_threshold`` times within the window."""
+    """When ``ip`` may try again, if it has failed more than ``ip_threshold`` times
+    within the window (PRODUCT §4: password spraying)."""
     if not ip:
         return None
     window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
-    # the threshold-th most recent failure: once it leaves the window, the IP is below it
+    # the (threshold+1)-th most recent failure: once it leaves the window, the IP
+    # is back at the threshold and may try again
     nth_latest = ctx.db.scalar(
         select(LoginFailure.created_at)
         .where(LoginFailure.ip == ip, LoginFailure.created_at > ctx.clock() - window)
         .order_by(LoginFailure.created_at.desc())
-        .offset(ctx.settings.lockout_ip_threshold - 1)
+        .offset(ctx.settings.lockout_ip_threshold)
         .limit(1)
     )
     return nth_latest + window if nth_latest is not None else None
