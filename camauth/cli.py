@@ -223,6 +223,9 @@ def run(argv: Sequence[str], stdin: TextIO) -> int:
                 db=dbsession, settings=settings, clock=utcnow, passwords=Passwords(settings)
             )
             args.handler(ctx, args, stdin)
+    except UnicodeError:
+        print("camauth: standard input is not valid UTF-8 text", file=sys.stderr)
+        return 1
     except (CommandError, accounts.AccountError, PasswordPolicyError) as error:
         print(f"camauth: {error}", file=sys.stderr)
         return 1

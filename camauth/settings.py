@@ -20,16 +20,20 @@ class SettingsError(ValueError):
     """A setting has a value camauth cannot use."""
 
 
-def _int(minimum: int) -> Callable[[str, Any], int]:
+# Large enough for any sensible value (about 19 years in minutes), small enough that
+# time arithmetic cannot overflow: a lock that fails to compute would lock nobody.
+DEFAULT_MAXIMUM = 10_000_000
+
+
+def _int(minimum: int, maximum: int = DEFAULT_MAXIMUM) -> Callable[[str, Any], int]:
     def parse(key: str, raw: Any) -> int:
+        allowed = f"expected a whole number from {minimum} to {maximum}, got {raw!r}"
         try:
             value = int(str(raw).strip())
         except ValueError:
-            raise SettingsError(
-                f"{PREFIX}{key}: expected a whole number >= {minimum}, got {raw!r}"
-            ) from None
-        if value < minimum:
-            raise SettingsError(f"{PREFIX}{key}: expected a whole number >= {minimum}, got {raw!r}")
+            raise SettingsError(f"{PREFIX}{key}: {allowed}") from None
+        if not minimum <= value <= maximum:
+            raise SettingsError(f"{PREFIX}{key}: {allowed}")
         return value
 
     return parse
@@ -122,9 +126,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "password_max_length": _int(12),
     "password_min_score": _int(0),
     "password_max_age_days": _int(0),
-    "password_argon2_memory_kib": _int(8),
-    "password_argon2_time_cost": _int(1),
-    "password_argon2_parallelism": _int(1),
+    "password_argon2_memory_kib": _int(8, 4 * 1024 * 1024),
+    "password_argon2_time_cost": _int(1, 100),
+    "password_argon2_parallelism": _int(1, 64),
     "terms_revision": _text,
     "mfa_required_for": _choice("none", "admins", "all"),
     "mfa_issuer": _text,

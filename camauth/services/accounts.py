@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ from . import audit, lockout, sessions
 from .audit import Event
 from .context import SYSTEM_ACTOR, Context
 from .passwords import PasswordPolicyError, check_new_password, generate_password
+from .usernames import normalize_username, username_key
 
 USERNAME_MAX = 150
 _USERNAME_RE = re.compile(r"[\w.@-]+")
@@ -22,16 +22,6 @@ RESERVED_USERNAMES = frozenset({SYSTEM_ACTOR})
 
 class AccountError(ValueError):
     """An account operation was refused; the message is for the person asking."""
-
-
-def normalize_username(username: str) -> str:
-    """NFKC, as Django does: look-alike forms (fullwidth, decomposed accents) become one name."""
-    return unicodedata.normalize("NFKC", username.strip())
-
-
-def username_key(username: str) -> str:
-    """The form usernames are compared in: case-insensitive, surrounding space ignored."""
-    return normalize_username(username).casefold()
 
 
 def username_problem(username: str) -> str | None:

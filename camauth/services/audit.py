@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 
 from ..models import AuditEvent, User
 from .context import Context
+from .usernames import username_key
 
 
 class Event(enum.StrEnum):
@@ -66,9 +67,14 @@ def events(
 ) -> Sequence[AuditEvent]:
     query = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     if username:
-        # target_name holds the name as shown or, for unknown users, the folded key
-        key = username.strip().casefold()
-        query = query.where(func.lower(AuditEvent.target_name) == key)
+        # events about an account carry its id; those about a username that does
+        # not exist carry the normalised name (the same key usernames compare by)
+        key = username_key(username)
+        user_id = ctx.db.scalar(select(User.id).where(User.username_key == key))
+        about = AuditEvent.target_name == key
+        if user_id is not None:
+            about = or_(AuditEvent.target_id == user_id, about)
+        query = query.where(about)
     if event:
         query = query.where(AuditEvent.event == event)
     if since:

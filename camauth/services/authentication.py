@@ -61,6 +61,12 @@ def authenticate(
             return LoginResult(Outcome.LOCKED, until=failure.locked_until, scope=scope)
         return LoginResult(Outcome.INVALID, scope=scope)
 
+    # The lock was checked before argon2 ran, without a lock: failures made in
+    # parallel meanwhile may have locked the scope. Check again holding its row,
+    # so that a right password can neither slip through nor clear that lock.
+    until = lockout.locked_until_for_update(ctx, key, scope)
+    if until is not None:
+        return LoginResult(Outcome.LOCKED, until=until, scope=scope)
     if checked.new_hash:
         user.password_hash = checked.new_hash
     if not user.is_active:

@@ -67,7 +67,8 @@ def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
 
 
 def _lock_row_for_update(ctx: Context, username_key: str, scope: str) -> datetime | None:
-    """Create or touch the scope's lock row, holding it locked; returns its counted_since."""
+    """Create or touch the scope's lock row, holding it locked until the transaction
+    ends; returns its counted_since."""
     now = ctx.clock()
     dialect = ctx.db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -80,6 +81,19 @@ def _lock_row_for_update(ctx: Context, username_key: str, scope: str) -> datetim
         .returning(Lockout.counted_since)
     )
     return ctx.db.execute(upsert).scalar_one()
+
+
+def locked_until_for_update(ctx: Context, username_key: str, scope: str) -> datetime | None:
+    """Like :func:`locked_until`, but holding the scope's lock row (if any) until the
+    transaction ends. On PostgreSQL this waits for parallel failures still being
+    recorded and sees the lock they set, so a success decided after it cannot slip
+    through or clear that lock."""
+    until = ctx.db.scalar(
+        select(Lockout.locked_until)
+        .where(Lockout.username_key == username_key, Lockout.scope == scope)
+        .with_for_update()
+    )
+    return until if until is not None and until > ctx.clock() else None
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,6 @@ class SessionLookup:
             cursor.execute(self._sql, {"digest": digest} if self._named else (digest,))
             raw = cursor.fetchone()
             cursor.close()
-            if autocommit:
-                driver.autocommit = False  # type: ignore[union-attr]
         except dbapi_error as error:
             if dialect.is_disconnect(error, connection.dbapi_connection, None):  # type: ignore[arg-type]
                 self.engine.pool._invalidate(connection, error)
@@ -103,7 +101,14 @@ class SessionLookup:
                 self._sql, None, error, dbapi_error, dialect=dialect
             ) from error
         finally:
-            connection.close()  # back to the pool (which rolls the read back)
+            if autocommit:
+                # never hand a connection in autocommit back to the pool: the next
+                # user's transaction (and its row locks) would silently not exist
+                try:
+                    driver.autocommit = False  # type: ignore[union-attr]
+                except dbapi_error:
+                    connection.invalidate()
+            connection.close()  # back to the pool
         if raw is None:
             return None
         values = [

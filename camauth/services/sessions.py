@@ -111,7 +111,8 @@ def create_session(
         authenticated_at=now if user is not None else None,
         ip=ctx.origin.ip[:45],
         user_agent=ctx.origin.user_agent[:500],
-        data=json.dumps(data or {}, separators=(",", ":")),
+        # the same form as the web session's change check, so a new row reads as unchanged
+        data=json.dumps(data or {}, separators=(",", ":"), sort_keys=True),
     )
     ctx.db.add(row)
     ctx.db.flush()

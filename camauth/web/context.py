@@ -22,7 +22,9 @@ def request_origin(request: Request, actor_id: int | None, actor_name: str) -> O
     return Origin(
         actor_id=actor_id,
         actor_name=actor_name,
-        ip=(request.client_addr or "")[:45],
+        # REMOTE_ADDR, never X-Forwarded-For read here: the server (waitress with
+        # trusted_proxy) decides whom to believe; a client could forge the header
+        ip=(request.remote_addr or "")[:45],
         user_agent=(request.user_agent or "")[:500],
     )
 

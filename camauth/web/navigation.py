@@ -6,6 +6,7 @@ from urllib.parse import urlencode, urlsplit
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
+from pyramid.response import Response
 
 MAX_NEXT = 2000
 
@@ -14,11 +15,16 @@ def safe_next(value: str | None) -> str | None:
     """``value`` if it is a local path on this site, else None.
 
     Refuses other hosts (``//evil``, ``https://evil``), schemes (``javascript:``),
-    backslashes (browsers read ``/\\evil`` as ``//evil``) and control characters.
+    backslashes (browsers read ``/\\evil`` as ``//evil``), spaces, control and
+    non-ASCII characters (browsers send such paths percent-encoded anyway).
     """
     if not value or len(value) > MAX_NEXT or not value.startswith("/"):
         return None
-    if value.startswith("//") or "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if value.startswith("//") or "\\" in value:
+        return None
+    # printable ASCII only: a Location header is Latin-1 at best, and a non-ASCII
+    # path would fail only after the login committed (PRODUCT §16: never a 500)
+    if not all("!" <= c <= "~" for c in value):
         return None
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
@@ -27,12 +33,25 @@ def safe_next(value: str | None) -> str | None:
 
 
 def home_path(request: Request) -> str:
-    return request.registry.settings.get("camauth.home_path", "/")
+    """Where a login without ``next`` goes, below the application's root."""
+    path: str = request.registry.settings.get("camauth.home_path", "/")
+    return request.script_name + path
 
 
 def login_url(request: Request, next_path: str | None = None) -> str:
     url = request.route_path("camauth.login")
     return f"{url}?{urlencode({'next': next_path})}" if next_path else url
+
+
+def commit_anyway(response: Response) -> Response:
+    """Mark a refusal whose database work must be kept (a recorded login failure).
+
+    pyramid_tm's default commit veto, which a host application may switch on,
+    aborts every 4xx response; it honours this header. Without it a veto would
+    roll back every failure and switch lockout off.
+    """
+    response.headers["x-tm"] = "commit"
+    return response
 
 
 def see_other(location: str) -> HTTPSeeOther:

@@ -49,7 +49,7 @@ def _links(request: Request) -> dict[str, str]:
             "login": request.route_path("camauth.login"),
             "logout": request.route_path("camauth.logout"),
             "account_password": request.route_path("camauth.account.password"),
-            "home": request.script_name + home_path(request),
+            "home": home_path(request),
         }
         cache[request.script_name] = links
     return links

@@ -25,7 +25,7 @@ from typing import Any
 from pyramid.interfaces import ISession
 from pyramid.request import Request
 from pyramid.response import Response
-from sqlalchemy import update
+from sqlalchemy import inspect, update
 from sqlalchemy.orm import Session
 from zope.interface import implementer
 
@@ -175,6 +175,11 @@ class DatabaseSession(dict[str, Any]):
     # --- persistence ----------------------------------------------------------
 
     def before_commit(self) -> None:
+        user = self.user
+        if user is not None and inspect(user).detached and inspect(user).modified:
+            # request.user was changed but never attached: creating the ORM session
+            # attaches it (db.py), and flushing joins that session to the commit
+            self.request.dbsession.flush()
         record = self.record
         if record is None:
             if not self:
@@ -232,7 +237,7 @@ def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, Use
     if dead or sessions.timed_out(settings, now, record.created_at, record.last_seen_at):
         sessions.delete_session(anonymous_context(request), record.id)
         return None
-    if settings.session_bind_ip and record.ip != (request.client_addr or ""):
+    if settings.session_bind_ip and record.ip != (request.remote_addr or ""):
         return None  # the session stays usable from its own address
     return record, user
 
@@ -246,8 +251,10 @@ def session_factory(request: Request) -> DatabaseSession:
     if token and found is None:
         session._drop_cookie = True
     if session.user is not None and "dbsession" in request.__dict__:
-        # an ORM session already exists: let it own the user, so changes are saved
-        request.dbsession.add(session.user)
+        # An ORM session already exists (and may hold this user already, loaded by
+        # a query): use its instance, so there is one User per request and changes
+        # to request.user are saved. merge(load=False) issues no query.
+        session.user = request.dbsession.merge(session.user, load=False)
     current = request.tm.get()
     current.addBeforeCommitHook(session.before_commit)
     current.addAfterCommitHook(session.after_commit)

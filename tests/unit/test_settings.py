@@ -123,7 +123,9 @@ def test_bad_value_is_one_line_naming_the_key(key, value):
 @pytest.mark.parametrize(
     ("key", "value", "allowed"),
     [
-        ("lockout.threshold", "ten", ">= 1"),
+        ("lockout.threshold", "ten", "from 1 to 10000000"),
+        ("lockout.increment_minutes", "9999999999", "from 1 to 10000000"),  # would overflow
+        ("password.argon2_memory_kib", "99999999", "from 8 to 4194304"),
         ("session.bind_ip", "maybe", "true or false"),
         ("mfa.required_for", "sometimes", "none, admins, all"),
         ("registration", "invite", "closed, open, approval"),

@@ -12,7 +12,7 @@ from ...services.passwords import PasswordPolicyError
 from ...services.required_actions import Action
 from ..device import trusted_device_for
 from ..forms import change_password_schema, form_controls, make_form
-from ..navigation import home_path, safe_next, see_other
+from ..navigation import commit_anyway, home_path, safe_next, see_other
 from ..rendering import form_html, render_page
 from ..security import action_permission
 
@@ -64,7 +64,7 @@ def change_password_submit(request: Request) -> Response:
         )
     except (AccountError, PasswordPolicyError) as refused:
         blank = {"next": values["next"]}
-        return _page(request, form.render(blank), 400, str(refused))
+        return commit_anyway(_page(request, form.render(blank), 400, str(refused)))
     session.login(user)  # a fresh token for the session that changed the password
     session.flash("Your password has been changed.")
     return see_other(safe_next(values["next"]) or home_path(request))

@@ -59,6 +59,7 @@ def bad_csrf(request: Request) -> Response:
 
 
 @exception_view_config(UnicodeDecodeError)
+@exception_view_config(DeprecationWarning)  # WebOb's refusal of non-UTF-8 form charsets
 def bad_encoding(request: Request) -> Response:
     return error_page(request, 400, "Bad request", "The request is not valid UTF-8 text.")
 

@@ -15,7 +15,7 @@ from ...services.audit import Event
 from ...services.authentication import LoginResult, Outcome, authenticate
 from ..device import issue_device_cookie, trusted_device_for
 from ..forms import form_controls, login_schema, make_form
-from ..navigation import home_path, safe_next, see_other
+from ..navigation import commit_anyway, home_path, safe_next, see_other
 from ..rendering import form_html, render_page
 
 INVALID = "Invalid username or password."
@@ -81,7 +81,8 @@ def login_submit(request: Request) -> Response:
     housekeeping.cleanup_if_due(ctx, request.registry)
     if result.outcome is not Outcome.OK or result.user is None:
         values["password"] = ""
-        return _page(request, form.render(values), _STATUS[result.outcome], refusal_message(result))
+        page = _page(request, form.render(values), _STATUS[result.outcome], refusal_message(result))
+        return commit_anyway(page)
     user = result.user
     request.session.login(user)
     request.add_response_callback(
