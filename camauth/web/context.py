@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
 from pyramid.registry import Registry
 from pyramid.request import Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..clock import Clock
+from ..services import housekeeping
 from ..services.context import Context, Origin
 from ..services.passwords import Passwords
 from ..settings import Settings
@@ -48,3 +53,24 @@ def service_context(request: Request) -> Context:
     ctx = anonymous_context(request)
     user = request.user
     return ctx.acting_as(user.id, user.username) if user is not None else ctx
+
+
+log = logging.getLogger(__name__)
+
+
+def housekeeping_if_due(request: Request) -> None:
+    """Opportunistic ``cleanup``, in a transaction of its own.
+
+    Not in the request's transaction: a failed cleanup must not roll back the
+    login failure being recorded, and the request must hold no lock row that the
+    cleanup would wait for.
+    """
+    factory = request.registry["camauth.dbsession_factory"]
+    with factory() as dbsession:
+        ctx = replace(anonymous_context(request), db=dbsession)
+        try:
+            housekeeping.cleanup_if_due(ctx, request.registry)
+            dbsession.commit()
+        except SQLAlchemyError:
+            log.exception("opportunistic cleanup failed; it is tried again later")
+            dbsession.rollback()

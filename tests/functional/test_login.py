@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from camauth.models import UNTRUSTED_SCOPE, Lockout
+from camauth.models import UNTRUSTED_SCOPE, Lockout, WebSession
 from camauth.services import accounts
 from camauth.web.device import DEVICE_COOKIE
 
@@ -336,3 +336,14 @@ def test_audit_row_for_unknown_username_failure(testapp, app):
     (failure,) = audit_events(app, "login_failure")
     assert failure.target_id is None
     assert failure.target_name == "nobody"
+
+
+def test_logins_clean_up_now_and_then_in_a_transaction_of_their_own(app, clock):
+    create_user(app, "alice")
+    old = browser(app)
+    login(old, "alice", GOOD_PASSWORD, status=303)
+    clock.advance(hours=13)  # past the absolute timeout: that session is dead weight
+    stale = browser(app, ip="198.51.100.2")
+    login(stale, "nobody", "some wrong password", status=403)  # runs the first cleanup
+    assert scalar(app, select(func.count()).select_from(WebSession)) == 0
+    assert failure_count(app) == 1  # the failure itself was still recorded

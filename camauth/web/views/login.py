@@ -10,9 +10,10 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ...models import UserStatus
-from ...services import audit, housekeeping
+from ...services import audit
 from ...services.audit import Event
 from ...services.authentication import LoginResult, Outcome, authenticate
+from ..context import housekeeping_if_due
 from ..device import issue_device_cookie, trusted_device_for
 from ..forms import form_controls, login_schema, make_form
 from ..navigation import commit_anyway, home_path, safe_next, see_other
@@ -73,12 +74,13 @@ def login_submit(request: Request) -> Response:
     except deform.ValidationFailure as failure:
         # a malformed username is never recorded as a login failure
         return _page(request, failure.render(), 400)
+    # before this request's transaction holds any lock row the cleanup might delete
+    housekeeping_if_due(request)
     ctx = request.camauth
     username = values["username"]
     result = authenticate(
         ctx, username, values["password"], trusted_device=trusted_device_for(request, username)
     )
-    housekeeping.cleanup_if_due(ctx, request.registry)
     if result.outcome is not Outcome.OK or result.user is None:
         values["password"] = ""
         page = _page(request, form.render(values), _STATUS[result.outcome], refusal_message(result))
