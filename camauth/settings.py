@@ -23,6 +23,7 @@ class SettingsError(ValueError):
 # Large enough for any sensible value (about 19 years in minutes), small enough that
 # time arithmetic cannot overflow: a lock that fails to compute would lock nobody.
 DEFAULT_MAXIMUM = 10_000_000
+MAX_DAYS = 36_500  # a century: day counts added to dates must stay within year 9999
 
 
 def _int(minimum: int, maximum: int = DEFAULT_MAXIMUM) -> Callable[[str, Any], int]:
@@ -121,11 +122,11 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "lockout_failure_window_hours": _int(1),
     "lockout_ip_threshold": _int(1),
     "lockout_ip_window_minutes": _int(1),
-    "lockout_unknown_user_retention_days": _int(1),
+    "lockout_unknown_user_retention_days": _int(1, MAX_DAYS),
     "password_min_length": _int(8),
     "password_max_length": _int(12),
     "password_min_score": _int(0),
-    "password_max_age_days": _int(0),
+    "password_max_age_days": _int(0, MAX_DAYS),
     "password_argon2_memory_kib": _int(8, 4 * 1024 * 1024),
     "password_argon2_time_cost": _int(1, 100),
     "password_argon2_parallelism": _int(1, 64),
@@ -135,7 +136,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "mfa_pending_minutes": _int(1),
     "registration": _choice("closed", "open", "approval"),
     "reauth_minutes": _int(1),
-    "device_cookie_days": _int(1),
+    "device_cookie_days": _int(1, MAX_DAYS),
     "secret": _text,
 }
 

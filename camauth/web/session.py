@@ -253,8 +253,13 @@ def session_factory(request: Request) -> DatabaseSession:
     if session.user is not None and "dbsession" in request.__dict__:
         # An ORM session already exists (and may hold this user already, loaded by
         # a query): use its instance, so there is one User per request and changes
-        # to request.user are saved. merge(load=False) issues no query.
-        session.user = request.dbsession.merge(session.user, load=False)
+        # to request.user are saved. No query either way.
+        dbsession = request.dbsession
+        already = dbsession.identity_map.get(inspect(session.user).key)
+        if already is not None:
+            session.user = already  # keeps any unsaved change made to it
+        else:
+            dbsession.add(session.user)
     current = request.tm.get()
     current.addBeforeCommitHook(session.before_commit)
     current.addAfterCommitHook(session.after_commit)
