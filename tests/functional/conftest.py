@@ -18,10 +18,19 @@ from sqlalchemy.engine import Engine
 
 from camauth import make_config
 from camauth.clock import FakeClock
+from camauth.db import make_engine
 from camauth.models import AuditEvent, LoginFailure, User, WebSession
 from camauth.services import accounts
 
-from ..conftest import GOOD_PASSWORD, app_context, make_app
+from ..conftest import (
+    FAST_ARGON2,
+    GOOD_PASSWORD,
+    TEST_SECRET,
+    app_context,
+    make_app,
+    require_postgres,
+    reset_postgres,
+)
 
 LOGIN_PATH = "/login"
 HOME_LOGIN_REDIRECT = "/login?next=%2F"
@@ -199,3 +208,34 @@ class StatementLog:
 
     def updates_of(self, table: str) -> list[str]:
         return [s for s in self.statements if s.upper().startswith(f"UPDATE {table.upper()} ")]
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """An emptied, migrated PostgreSQL database (skips, or fails on CI, without one)."""
+    url = require_postgres()
+    engine = make_engine(url)
+    reset_postgres(engine)
+    engine.dispose()
+    return url
+
+
+def app_on_engine(engine: Engine, clock: FakeClock, **settings: str) -> Any:
+    """camauth on its own, on an engine the test made (a host application may hand
+    camauth its own engine through the registry). ``settings`` are camauth.* keys."""
+    config = Configurator(
+        settings={
+            "sqlalchemy.url": str(engine.url),
+            "camauth.secret": TEST_SECRET,
+            "camauth.session.cookie_secure": "false",
+            **FAST_ARGON2,
+            **{f"camauth.{key}": value for key, value in settings.items()},
+        }
+    )
+    config.registry["camauth.engine"] = engine
+    config.include("camauth")
+    config.add_route("camauth.home", "/")
+    config.scan("camauth.web.views.home")
+    app = config.make_wsgi_app()
+    app.registry["camauth.clock"] = clock
+    return app

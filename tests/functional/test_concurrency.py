@@ -13,53 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from pyramid.config import Configurator
 from sqlalchemy import select
 
-import camauth
 from camauth.db import make_engine
 from camauth.models import UNTRUSTED_SCOPE, Lockout
 
-from ..conftest import (
-    FAST_ARGON2,
-    GOOD_PASSWORD,
-    TEST_SECRET,
-    login,
-    require_postgres,
-    reset_postgres,
-)
-from .conftest import audit_events, browser, create_user, failure_count, scalar
+from ..conftest import GOOD_PASSWORD, login
+from .conftest import app_on_engine, audit_events, browser, create_user, failure_count, scalar
 
 ATTACKERS = 30
-
-
-@pytest.fixture
-def postgres_url() -> str:
-    url = require_postgres()
-    engine = make_engine(url)
-    reset_postgres(engine)
-    engine.dispose()
-    return url
-
-
-def build_app(url: str, clock: Any, ini_settings_extra: dict[str, str]) -> Any:
-    settings = {
-        "sqlalchemy.url": url,
-        "camauth.secret": TEST_SECRET,
-        "camauth.session.cookie_secure": "false",
-        **FAST_ARGON2,
-        **ini_settings_extra,
-    }
-    config = Configurator(settings=settings)
-    config.registry["camauth.engine"] = make_engine(
-        url, pool_size=ATTACKERS + 5, max_overflow=5, pool_timeout=120
-    )
-    config.include(camauth.includeme)
-    config.add_route("camauth.home", "/")
-    config.scan("camauth.web.views.home")
-    app = config.make_wsgi_app()
-    app.registry["camauth.clock"] = clock
-    return app
 
 
 @pytest.fixture
@@ -67,7 +29,10 @@ def concurrent_app(postgres_url, clock):
     built: list[Any] = []
 
     def make(threshold: int) -> Any:
-        app = build_app(postgres_url, clock, {"camauth.lockout.threshold": str(threshold)})
+        engine = make_engine(
+            postgres_url, pool_size=ATTACKERS + 5, max_overflow=5, pool_timeout=120
+        )
+        app = app_on_engine(engine, clock, **{"lockout.threshold": str(threshold)})
         built.append(app)
         return app
 

@@ -16,21 +16,17 @@ from pyramid.request import Request
 from pyramid.response import Response
 from sqlalchemy import select, text
 
-import camauth
 from camauth.db import make_engine
 from camauth.models import LoginFailure, User
 from camauth.web.security import VIEW
 
 from ..conftest import (
-    FAST_ARGON2,
     GOOD_PASSWORD,
-    TEST_SECRET,
     login,
-    require_postgres,
-    reset_postgres,
 )
 from .conftest import (
     all_rows,
+    app_on_engine,
     assert_no_traceback,
     browser,
     create_user,
@@ -275,37 +271,17 @@ def test_host_acl_granting_everyone_opens_the_view_anonymously(app_factory):
 
 
 @pytest.fixture
-def postgres_url() -> str:
-    url = require_postgres()
-    engine = make_engine(url)
-    reset_postgres(engine)
-    engine.dispose()
-    return url
-
-
-@pytest.fixture
 def one_connection_app(postgres_url: str, clock: Any) -> Iterator[Any]:
     """camauth on PostgreSQL with a pool of one connection whose statements time out
     after 200 ms (a host application may hand camauth its own engine)."""
-    settings = {
-        "sqlalchemy.url": postgres_url,
-        "camauth.secret": TEST_SECRET,
-        "camauth.session.cookie_secure": "false",
-        **FAST_ARGON2,
-    }
-    config = Configurator(settings=settings)
-    config.registry["camauth.engine"] = make_engine(
+    engine = make_engine(
         postgres_url,
         connect_args={"options": "-c statement_timeout=200"},
         pool_size=1,
         max_overflow=0,
         pool_timeout=30,
     )
-    config.include(camauth.includeme)
-    config.add_route("camauth.home", "/")
-    config.scan("camauth.web.views.home")
-    app = config.make_wsgi_app()
-    app.registry["camauth.clock"] = clock
+    app = app_on_engine(engine, clock)
     yield app
     app.registry["camauth.engine"].dispose()
 
