@@ -64,15 +64,16 @@ def authenticate(
     # The lock was checked before argon2 ran, without a lock: failures made in
     # parallel meanwhile may have locked the scope. Check again holding its row,
     # so that a right password can neither slip through nor clear that lock.
-    until = lockout.locked_until_for_update(ctx, key, scope)
-    if until is not None:
-        return LoginResult(Outcome.LOCKED, until=until, scope=scope)
+    held = lockout.hold_lock_row(ctx, key, scope)
+    if held.until is not None:
+        return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
     if checked.new_hash:
         user.password_hash = checked.new_hash
     if not user.is_active:
         return LoginResult(Outcome.PENDING, user=user, scope=scope)
 
-    lockout.reset_after_success(ctx, key, scope)
+    if held.exists:  # a scope that never failed has nothing to reset
+        lockout.reset_after_success(ctx, key, scope)
     user.last_login_at = ctx.clock()
     audit.record(
         ctx.acting_as(user.id, user.username),

@@ -83,17 +83,28 @@ def _lock_row_for_update(ctx: Context, username_key: str, scope: str) -> datetim
     return ctx.db.execute(upsert).scalar_one()
 
 
-def locked_until_for_update(ctx: Context, username_key: str, scope: str) -> datetime | None:
-    """Like :func:`locked_until`, but holding the scope's lock row (if any) until the
-    transaction ends. On PostgreSQL this waits for parallel failures still being
-    recorded and sees the lock they set, so a success decided after it cannot slip
-    through or clear that lock."""
-    until = ctx.db.scalar(
+@dataclass(frozen=True)
+class HeldLock:
+    exists: bool  # is there a lock row (and so anything to reset after a success)?
+    until: datetime | None  # when the current lock ends, if locked now
+
+
+def hold_lock_row(ctx: Context, username_key: str, scope: str) -> HeldLock:
+    """Read the scope's lock row (if any), holding it until the transaction ends.
+
+    On PostgreSQL this waits for parallel failures still being recorded and sees
+    the lock they set, so a success decided after it cannot slip through or
+    clear that lock.
+    """
+    row = ctx.db.execute(
         select(Lockout.locked_until)
         .where(Lockout.username_key == username_key, Lockout.scope == scope)
         .with_for_update()
-    )
-    return until if until is not None and until > ctx.clock() else None
+    ).first()
+    if row is None:
+        return HeldLock(exists=False, until=None)
+    until = row.locked_until
+    return HeldLock(exists=True, until=until if until is not None and until > ctx.clock() else None)
 
 
 @dataclass(frozen=True)
