@@ -6,6 +6,7 @@ a copy of the database does not let anyone act as a logged-in user.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import secrets
@@ -34,12 +35,14 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def idle_cutoff(ctx: Context) -> datetime:
-    return ctx.clock() - timedelta(minutes=ctx.settings.session_idle_timeout_minutes)
+def idle_cutoff(settings: Settings, now: datetime) -> datetime:
+    """Sessions last seen at or before this have timed out."""
+    return now - timedelta(minutes=settings.session_idle_timeout_minutes)
 
 
-def absolute_cutoff(ctx: Context) -> datetime:
-    return ctx.clock() - timedelta(hours=ctx.settings.session_absolute_timeout_hours)
+def absolute_cutoff(settings: Settings, now: datetime) -> datetime:
+    """Sessions created at or before this have timed out."""
+    return now - timedelta(hours=settings.session_absolute_timeout_hours)
 
 
 # Built once: this runs on every request that carries a session cookie.
@@ -56,16 +59,36 @@ class LoadedSession:
     user: User | None
 
 
-def timed_out(
-    settings: Settings, now: datetime, created_at: datetime, last_seen_at: datetime
-) -> bool:
-    idle = timedelta(minutes=settings.session_idle_timeout_minutes)
-    absolute = timedelta(hours=settings.session_absolute_timeout_hours)
-    return last_seen_at <= now - idle or created_at <= now - absolute
+class Refusal(enum.Enum):
+    """Why a stored session may not be used."""
+
+    TIMED_OUT = "timed out"  # idle or absolute timeout: the row is dead
+    USER_INACTIVE = "user inactive"  # disabled or pending: the row is dead
+    OTHER_IP = "other IP"  # bound to another address: the row lives on for its owner
+
+    @property
+    def row_is_dead(self) -> bool:
+        return self is not Refusal.OTHER_IP
 
 
-def ip_allowed(settings: Settings, session_ip: str, ip: str) -> bool:
-    return not settings.session_bind_ip or session_ip == ip
+def refusal(
+    settings: Settings,
+    now: datetime,
+    *,
+    created_at: datetime,
+    last_seen_at: datetime,
+    session_ip: str,
+    ip: str,
+    user: User | None,
+) -> Refusal | None:
+    """The one rule for whether a session may serve this request (None: it may)."""
+    if last_seen_at <= idle_cutoff(settings, now) or created_at <= absolute_cutoff(settings, now):
+        return Refusal.TIMED_OUT
+    if user is not None and not user.is_active:
+        return Refusal.USER_INACTIVE
+    if settings.session_bind_ip and session_ip != ip:
+        return Refusal.OTHER_IP
+    return None
 
 
 def load_session(ctx: Context, token: str, ip: str) -> LoadedSession | None:
@@ -78,13 +101,16 @@ def load_session(ctx: Context, token: str, ip: str) -> LoadedSession | None:
     if found is None:
         return None
     row, user = found
-    if timed_out(ctx.settings, ctx.clock(), row.created_at, row.last_seen_at):
-        return None
-    if not ip_allowed(ctx.settings, row.ip, ip):
-        return None
-    if user is not None and not user.is_active:
-        return None
-    return LoadedSession(row, user)
+    refused = refusal(
+        ctx.settings,
+        ctx.clock(),
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        session_ip=row.ip,
+        ip=ip,
+        user=user,
+    )
+    return None if refused else LoadedSession(row, user)
 
 
 def delete_session(ctx: Context, session_id: int) -> None:
@@ -160,8 +186,8 @@ def live_sessions(ctx: Context, user: User | None = None) -> Sequence[WebSession
         select(WebSession)
         .where(
             WebSession.user_id.is_not(None),
-            WebSession.last_seen_at > idle_cutoff(ctx),
-            WebSession.created_at > absolute_cutoff(ctx),
+            WebSession.last_seen_at > idle_cutoff(ctx.settings, ctx.clock()),
+            WebSession.created_at > absolute_cutoff(ctx.settings, ctx.clock()),
         )
         .order_by(WebSession.last_seen_at.desc())
     )
@@ -173,8 +199,8 @@ def live_sessions(ctx: Context, user: User | None = None) -> Sequence[WebSession
 def delete_expired_sessions(ctx: Context) -> int:
     statement = delete(WebSession).where(
         or_(
-            WebSession.last_seen_at <= idle_cutoff(ctx),
-            WebSession.created_at <= absolute_cutoff(ctx),
+            WebSession.last_seen_at <= idle_cutoff(ctx.settings, ctx.clock()),
+            WebSession.created_at <= absolute_cutoff(ctx.settings, ctx.clock()),
         )
     )
     return execute_bulk(ctx.db, statement)

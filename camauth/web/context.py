@@ -35,7 +35,7 @@ def request_origin(request: Request, actor_id: int | None, actor_name: str) -> O
 
 
 def anonymous_context(request: Request) -> Context:
-    """The context used to load the session itself (nobody is known yet)."""
+    """A service context acting as nobody (before login, or for session bookkeeping)."""
     registry = request.registry
     clock: Clock = registry["camauth.clock"]
     passwords: Passwords = registry["camauth.passwords"]

@@ -230,16 +230,20 @@ def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, Use
     if found is None:
         return None
     record, user = found
-    settings = app_settings(request.registry)
-    now = request.registry["camauth.clock"]()
-    # the safety net for a disabled user (disabling ends their sessions already)
-    dead = user is not None and not user.is_active
-    if dead or sessions.timed_out(settings, now, record.created_at, record.last_seen_at):
+    refused = sessions.refusal(
+        app_settings(request.registry),
+        request.registry["camauth.clock"](),
+        created_at=record.created_at,
+        last_seen_at=record.last_seen_at,
+        session_ip=record.ip,
+        ip=request.remote_addr or "",
+        user=user,
+    )
+    if refused is None:
+        return record, user
+    if refused.row_is_dead:
         sessions.delete_session(anonymous_context(request), record.id)
-        return None
-    if settings.session_bind_ip and record.ip != (request.remote_addr or ""):
-        return None  # the session stays usable from its own address
-    return record, user
+    return None
 
 
 def session_factory(request: Request) -> DatabaseSession:
