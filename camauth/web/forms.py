@@ -6,7 +6,8 @@ Every form carries the CSRF token in a hidden ``csrf_token`` field; Pyramid's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import colander
@@ -109,6 +110,33 @@ def change_password_schema(request: Request) -> colander.SchemaNode:
     return schema.bind(request=request)
 
 
+class FirstRenderSerialised:
+    """deform's template renderer, with each template's first render one at a time.
+
+    Chameleon compiles a template on its first render, and CPython 3.11's
+    ``compile()`` can fail with "SystemError: AST constructor recursion depth
+    mismatch" when threads compile at once: a burst of /login requests to a
+    freshly started waitress gave 500s (found by the concurrency test). Once a
+    template has rendered, renders run in parallel with no lock taken.
+    """
+
+    def __init__(self, renderer: Callable[..., str]) -> None:
+        self._renderer = renderer
+        self._lock = threading.RLock()  # re-entrant: templates render their children
+        self._ready: set[str] = set()
+
+    def __call__(self, template_name: str, **kw: Any) -> str:
+        if template_name in self._ready:
+            return self._renderer(template_name, **kw)
+        with self._lock:
+            html = self._renderer(template_name, **kw)
+            self._ready.add(template_name)
+            return html
+
+
+_RENDERER = FirstRenderSerialised(deform.Form.default_renderer)
+
+
 def make_form(
     schema: colander.SchemaNode, button: str, formid: str, action: str = ""
 ) -> deform.Form:
@@ -117,6 +145,7 @@ def make_form(
         buttons=(deform.Button("submit", button),),
         formid=formid,
         action=action,
+        renderer=_RENDERER,
     )
 
 
