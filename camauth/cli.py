@@ -26,7 +26,8 @@ from .db import make_engine, make_session_factory
 from .models import UserStatus
 from .services import accounts, audit, housekeeping, lockout, sessions
 from .services.context import Context
-from .services.passwords import PasswordPolicyError, Passwords
+from .services.password_policy import PasswordPolicyError
+from .services.passwords import Passwords
 from .settings import database_url, parse_settings
 
 

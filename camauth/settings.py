@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 PREFIX = "camauth."
 
@@ -69,6 +70,20 @@ def _text(key: str, raw: Any) -> str:
     return str(raw).strip()
 
 
+def _origin(key: str, raw: Any) -> str:
+    """``https://host[:port]`` (or empty): where the links in mails point."""
+    value = str(raw).strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+        raise SettingsError(
+            f"{PREFIX}{key}: expected the site's scheme and host such as "
+            f"https://auth.example.org, got {raw!r}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     session_idle_timeout_minutes: int = 30
@@ -91,19 +106,34 @@ class Settings:
     password_argon2_memory_kib: int = 19456
     password_argon2_time_cost: int = 2
     password_argon2_parallelism: int = 1
+    password_reset_minutes: int = 30
     terms_revision: str = ""
     mfa_required_for: str = "admins"
     mfa_issuer: str = "camauth"
     mfa_pending_minutes: int = 5
     registration: str = "closed"
+    registration_verify_hours: int = 24
     reauth_minutes: int = 5
     device_cookie_days: int = 365
+    mail_transport: str = "smtp"
+    mail_directory: str = "var/mail"
+    mail_sender: str = "camauth@localhost"
+    mail_smtp_host: str = "localhost"
+    mail_smtp_port: int = 25
+    mail_smtp_username: str = ""
+    mail_smtp_password: str = ""
+    mail_smtp_starttls: bool = False
+    mail_smtp_ssl: bool = False
+    mail_account_limit_per_hour: int = 3
+    mail_ip_limit_per_hour: int = 10
+    public_url: str = ""
+    templates_directory: str = ""
     secret: str = ""
 
 
 def _ini_key(field_name: str) -> str:
     """``lockout_ip_threshold`` -> ``lockout.ip_threshold`` (first word is the section)."""
-    if field_name in {"registration", "reauth_minutes", "secret"}:
+    if field_name in {"registration", "reauth_minutes", "public_url", "secret"}:
         return field_name
     section, _, rest = field_name.partition("_")
     return f"{section}.{rest}"
@@ -130,17 +160,45 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "password_argon2_memory_kib": _int(8, 4 * 1024 * 1024),
     "password_argon2_time_cost": _int(1, 100),
     "password_argon2_parallelism": _int(1, 64),
+    "password_reset_minutes": _int(1, 7 * 24 * 60),
     "terms_revision": _text,
     "mfa_required_for": _choice("none", "admins", "all"),
     "mfa_issuer": _text,
     "mfa_pending_minutes": _int(1),
     "registration": _choice("closed", "open", "approval"),
+    "registration_verify_hours": _int(1, 30 * 24),
     "reauth_minutes": _int(1),
     "device_cookie_days": _int(1, MAX_DAYS),
+    "mail_transport": _choice("smtp", "file"),
+    "mail_directory": _text,
+    "mail_sender": _text,
+    "mail_smtp_host": _text,
+    "mail_smtp_port": _int(1, 65535),
+    "mail_smtp_username": _text,
+    "mail_smtp_password": _text,
+    "mail_smtp_starttls": _bool,
+    "mail_smtp_ssl": _bool,
+    "mail_account_limit_per_hour": _int(1),
+    "mail_ip_limit_per_hour": _int(1),
+    "public_url": _origin,
+    "templates_directory": _text,
     "secret": _text,
 }
 
 SECRET_ENV = "CAMAUTH_SECRET"
+# Secrets and per-host values production keeps out of the ini (plaster does not
+# expand environment variables); each wins over its ini key.
+ENVIRONMENT_OVERRIDES = {
+    "secret": SECRET_ENV,
+    "public_url": "CAMAUTH_PUBLIC_URL",
+    "mail_sender": "CAMAUTH_MAIL_SENDER",
+    "mail_smtp_host": "CAMAUTH_SMTP_HOST",
+    "mail_smtp_port": "CAMAUTH_SMTP_PORT",
+    "mail_smtp_username": "CAMAUTH_SMTP_USERNAME",
+    "mail_smtp_password": "CAMAUTH_SMTP_PASSWORD",
+    "mail_smtp_starttls": "CAMAUTH_SMTP_STARTTLS",
+    "mail_smtp_ssl": "CAMAUTH_SMTP_SSL",
+}
 DATABASE_URL_ENV = "CAMAUTH_DATABASE_URL"
 MIN_SECRET_LENGTH = 32
 
@@ -153,8 +211,13 @@ def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str] | None = N
         key = _ini_key(field.name)
         if PREFIX + key in raw:
             values[field.name] = _PARSERS[field.name](key, raw[PREFIX + key])
-    if environ.get(SECRET_ENV):
-        values["secret"] = environ[SECRET_ENV]
+    for name, variable in ENVIRONMENT_OVERRIDES.items():
+        if environ.get(variable):
+            key = _ini_key(name)
+            try:
+                values[name] = _PARSERS[name](key, environ[variable])
+            except SettingsError as error:
+                raise SettingsError(str(error).replace(PREFIX + key, variable, 1)) from None
     settings = Settings(**values)
     if len(settings.secret) < MIN_SECRET_LENGTH:
         raise SettingsError(
@@ -166,6 +229,8 @@ def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str] | None = N
             f"{PREFIX}password.min_length: must not exceed password.max_length "
             f"({settings.password_max_length})"
         )
+    if settings.mail_smtp_starttls and settings.mail_smtp_ssl:
+        raise SettingsError(f"{PREFIX}mail.smtp_starttls: choose STARTTLS or SSL, not both")
     if settings.password_min_score > 4:
         raise SettingsError(
             f"{PREFIX}password.min_score: expected 0 to 4, got {settings.password_min_score}"

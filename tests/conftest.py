@@ -111,12 +111,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def ini_settings(db_url: str) -> dict[str, Any]:
+def mail_dir(tmp_path: Path) -> Path:
+    """Where the app under test writes its mails (the file transport: no mail leaves)."""
+    return tmp_path / "mail"
+
+
+@pytest.fixture
+def ini_settings(db_url: str, mail_dir: Path) -> dict[str, Any]:
     """What an ini's [app:main] would hold; tests override keys as needed."""
     return {
         "sqlalchemy.url": db_url,
         "camauth.secret": TEST_SECRET,
         "camauth.session.cookie_secure": "false",
+        "camauth.mail.transport": "file",
+        "camauth.mail.directory": str(mail_dir),
         **FAST_ARGON2,
     }
 

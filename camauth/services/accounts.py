@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ..models import UNTRUSTED_SCOPE, User, UserStatus
-from . import audit, lockout, sessions
+from ..models import UNTRUSTED_SCOPE, TokenPurpose, User, UserStatus
+from . import audit, lockout, sessions, tokens
 from .audit import Event
 from .context import SYSTEM_ACTOR, Context
-from .passwords import PasswordPolicyError, check_new_password, generate_password
+from .password_policy import PasswordPolicyError, check_new_password
+from .passwords import generate_password
 from .usernames import normalize_username, username_key
 
 USERNAME_MAX = 150
@@ -38,6 +39,24 @@ def username_problem(username: str) -> str | None:
     return None
 
 
+EMAIL_MAX = 254
+# one "@", something either side, no spaces or control characters (which could
+# also break a mail header); whether it is deliverable only a mail can tell
+_EMAIL_RE = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+
+
+def email_problem(email: str) -> str | None:
+    """Why ``email`` cannot be an account's address, or None."""
+    email = email.strip()
+    if not email:
+        return "Enter an email address."
+    if len(email) > EMAIL_MAX:
+        return f"An email address has at most {EMAIL_MAX} characters."
+    if not _EMAIL_RE.fullmatch(email):
+        return "Enter an email address such as name@example.org."
+    return None
+
+
 def _email_key(email: str | None) -> str | None:
     email = (email or "").strip()
     return email.casefold() if email else None
@@ -47,11 +66,17 @@ def find_user(ctx: Context, username: str) -> User | None:
     return ctx.db.scalars(select(User).where(User.username_key == username_key(username))).first()
 
 
+def find_user_by_email(ctx: Context, email: str) -> User | None:
+    key = _email_key(email)
+    if key is None:
+        return None
+    return ctx.db.scalars(select(User).where(User.email_key == key)).first()
+
+
 def find_user_by_login(ctx: Context, username_or_email: str) -> User | None:
     user = find_user(ctx, username_or_email)
     if user is None and "@" in username_or_email:
-        key = _email_key(username_or_email)
-        user = ctx.db.scalars(select(User).where(User.email_key == key)).first()
+        user = find_user_by_email(ctx, username_or_email)
     return user
 
 
@@ -74,6 +99,18 @@ def count_users(ctx: Context) -> int:
     return ctx.db.scalar(select(func.count()).select_from(User)) or 0
 
 
+def check_username_available(ctx: Context, username: str) -> None:
+    """Raise :class:`AccountError` unless a new account could take ``username``."""
+    problem = username_problem(username)
+    if problem:
+        raise AccountError(problem)
+    key = username_key(username)
+    if key in RESERVED_USERNAMES:
+        raise AccountError(f"The username {normalize_username(username)!r} is reserved.")
+    if find_user(ctx, key) is not None:
+        raise AccountError("That username is already taken.")
+
+
 def create_user(
     ctx: Context,
     username: str,
@@ -85,19 +122,18 @@ def create_user(
     must_change_password: bool = False,
     status: UserStatus = UserStatus.ACTIVE,
     extra: dict[str, Any] | None = None,
+    event: Event = Event.USER_CREATED,
 ) -> User:
     """Create a user. Without a password the account cannot log in until one is set."""
-    problem = username_problem(username)
-    if problem:
-        raise AccountError(problem)
+    check_username_available(ctx, username)
     key = username_key(username)
-    if key in RESERVED_USERNAMES:
-        raise AccountError(f"The username {normalize_username(username)!r} is reserved.")
-    if find_user(ctx, key) is not None:
-        raise AccountError("That username is already taken.")
     email_key = _email_key(email)
-    if email_key and ctx.db.scalars(select(User.id).where(User.email_key == email_key)).first():
-        raise AccountError("That email address belongs to another account.")
+    if email_key:
+        email_invalid = email_problem(email or "")
+        if email_invalid:
+            raise AccountError(email_invalid)
+        if find_user_by_email(ctx, email_key) is not None:
+            raise AccountError("That email address belongs to another account.")
     now = ctx.clock()
     user = User(
         username=normalize_username(username),
@@ -112,13 +148,45 @@ def create_user(
         extra=extra or {},
     )
     if password is not None:
-        check_new_password(ctx.settings, password, username=user.username, email=user.email)
+        check_password_for(ctx, user, password)
         user.password_hash = ctx.passwords.hash(password)
         user.password_changed_at = now
     ctx.db.add(user)
     ctx.db.flush()
-    audit.record(ctx, Event.USER_CREATED, target=user, details={"is_admin": is_admin})
+    details = {"is_admin": is_admin, "status": status.value}
+    audit.record(ctx, event, target=user, details=details)
     return user
+
+
+def check_password_for(ctx: Context, user: User, password: str) -> None:
+    """The password policy for ``user``'s own names; raises PasswordPolicyError."""
+    check_new_password(
+        ctx.settings,
+        password,
+        username=user.username,
+        email=user.email,
+        full_name=user.full_name or "",
+    )
+
+
+def store_new_password(
+    ctx: Context,
+    user: User,
+    password: str,
+    *,
+    must_change: bool,
+    keep_session_id: int | None = None,
+) -> None:
+    """Store a password that passed the policy; the old one's sessions and links die.
+
+    Every session but ``keep_session_id`` ends, and unused reset links mailed
+    earlier stop working: whoever held the old password (or a link) is out.
+    """
+    user.password_hash = ctx.passwords.hash(password)
+    user.password_changed_at = ctx.clock()
+    user.must_change_password = must_change
+    sessions.end_user_sessions(ctx, user, keep_id=keep_session_id)
+    tokens.void_unused(ctx, user, TokenPurpose.PASSWORD_RESET)
 
 
 def set_password(
@@ -129,11 +197,8 @@ def set_password(
     ``reset`` is an administrator's or the command line's act (audited as a reset);
     the user's own change goes through the account pages instead.
     """
-    check_new_password(ctx.settings, password, username=user.username, email=user.email)
-    user.password_hash = ctx.passwords.hash(password)
-    user.password_changed_at = ctx.clock()
-    user.must_change_password = force_change
-    sessions.end_user_sessions(ctx, user)
+    check_password_for(ctx, user, password)
+    store_new_password(ctx, user, password, must_change=force_change)
     event = Event.PASSWORD_RESET if reset else Event.PASSWORD_CHANGED
     audit.record(ctx, event, target=user, details={"force_change": force_change})
 
@@ -174,12 +239,6 @@ def delete_user(ctx: Context, user: User) -> None:
     audit.record(ctx, Event.USER_DELETED, target=user)
     ctx.db.delete(user)
     ctx.db.flush()
-
-
-def agree_terms(ctx: Context, user: User, revision: str) -> None:
-    user.terms_revision = revision
-    user.terms_agreed_at = ctx.clock()
-    audit.record(ctx, Event.TERMS_AGREED, target=user, details={"revision": revision})
 
 
 def ensure_first_admin(ctx: Context, username: str = "admin") -> tuple[User, str] | None:
@@ -223,9 +282,6 @@ def change_own_password(
         raise WrongPasswordError("Your current password is not correct.")
     if new == current:
         raise PasswordPolicyError("Choose a new password that differs from the current one.")
-    check_new_password(ctx.settings, new, username=user.username, email=user.email)
-    user.password_hash = ctx.passwords.hash(new)
-    user.password_changed_at = ctx.clock()
-    user.must_change_password = False
-    sessions.end_user_sessions(ctx, user, keep_id=keep_id)
+    check_password_for(ctx, user, new)
+    store_new_password(ctx, user, new, must_change=False, keep_session_id=keep_id)
     audit.record(ctx, Event.PASSWORD_CHANGED, target=user)

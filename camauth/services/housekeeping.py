@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import lockout, sessions
+from . import lockout, mail_limits, registration, sessions, tokens
 from .context import Context
 
 OPPORTUNISTIC_INTERVAL = timedelta(minutes=15)
@@ -15,6 +15,10 @@ _LAST_RUN = "camauth.housekeeping.last_run"
 def cleanup(ctx: Context) -> dict[str, int]:
     counts = {"sessions": sessions.delete_expired_sessions(ctx)}
     counts.update(lockout.delete_stale(ctx))
+    # before the tokens: an unverified registration is recognised by its expired link
+    counts["unverified registrations"] = registration.delete_unverified(ctx)
+    counts["mailed links"] = tokens.delete_expired(ctx)
+    counts["mail requests"] = mail_limits.delete_old(ctx)
     return counts
 
 

@@ -1,4 +1,4 @@
-"""Password hashing (argon2id) and the rules every new password must meet."""
+"""Password hashing (argon2id); the rules for new passwords are in ``password_policy``."""
 
 from __future__ import annotations
 
@@ -56,27 +56,3 @@ class Passwords:
 def generate_password() -> str:
     """A one-time password for bootstrap and administrator resets (~120 bits)."""
     return secrets.token_urlsafe(15)
-
-
-class PasswordPolicyError(ValueError):
-    """A new password is refused; the message tells the person what to do."""
-
-
-def check_new_password(
-    settings: Settings, password: str, *, username: str = "", email: str | None = None
-) -> None:
-    """Raise :class:`PasswordPolicyError` unless ``password`` may be set."""
-    if len(password) < settings.password_min_length:
-        raise PasswordPolicyError(
-            f"Use at least {settings.password_min_length} characters; "
-            "a few unrelated words make a long password easy to remember."
-        )
-    if len(password) > settings.password_max_length:
-        raise PasswordPolicyError(f"Use at most {settings.password_max_length} characters.")
-    folded = password.casefold()
-    # as for the email below: a very short name (say "al") would forbid half the dictionary
-    if len(username) >= 3 and username.casefold() in folded:
-        raise PasswordPolicyError("Do not use your username in your password.")
-    local_part = (email or "").partition("@")[0].casefold()
-    if len(local_part) >= 3 and local_part in folded:
-        raise PasswordPolicyError("Do not use your email address in your password.")

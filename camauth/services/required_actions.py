@@ -8,10 +8,14 @@ from datetime import timedelta
 from ..clock import Clock
 from ..models import User
 from ..settings import Settings
+from .terms import owes_terms
 
 
 class Action(enum.StrEnum):
+    """In the order they are owed (PRODUCT §7)."""
+
     CHANGE_PASSWORD = "change_password"
+    AGREE_TERMS = "agree_terms"
 
 
 def password_expired(settings: Settings, clock: Clock, user: User) -> bool:
@@ -29,4 +33,6 @@ def next_action(settings: Settings, clock: Clock, user: User) -> Action | None:
     """
     if user.must_change_password or password_expired(settings, clock, user):
         return Action.CHANGE_PASSWORD
+    if owes_terms(settings, user):
+        return Action.AGREE_TERMS
     return None

@@ -11,6 +11,7 @@ from .session import session_factory
 
 def includeme(config: Configurator) -> None:
     config.include(".rendering")
+    config.include(".mail")
     config.set_session_factory(session_factory)
     config.set_security_policy(SecurityPolicy())
     config.set_default_csrf_options(require_csrf=True)
@@ -21,8 +22,15 @@ def includeme(config: Configurator) -> None:
     config.add_route("camauth.login", "/login")
     config.add_route("camauth.logout", "/logout")
     config.add_route("camauth.account.password", "/account/password")
+    config.add_route("camauth.account.terms", "/account/terms")
+    config.add_route("camauth.password.forgot", "/password/forgot")
+    config.add_route("camauth.password.reset", "/password/reset/{token}")
+    config.add_route("camauth.register", "/register")
+    config.add_route("camauth.register.verify", "/register/verify/{token}")
     config.add_route("camauth.healthz", "/healthz")
     config.scan(".views.login")
     config.scan(".views.account")
+    config.scan(".views.recovery")
+    config.scan(".views.register")
     config.scan(".views.health")
     config.scan(".views.errors")

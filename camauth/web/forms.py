@@ -14,7 +14,7 @@ import colander
 import deform
 from pyramid.request import Request
 
-from ..services.accounts import username_problem
+from ..services.accounts import email_problem, username_problem
 from ..settings import Settings
 from .context import app_settings
 
@@ -33,6 +33,12 @@ def _strip(value: Any) -> Any:
 
 def _username_validator(node: colander.SchemaNode, value: str) -> None:
     problem = username_problem(value)
+    if problem:
+        raise colander.Invalid(node, problem)
+
+
+def _email_validator(node: colander.SchemaNode, value: str) -> None:
+    problem = email_problem(value)
     if problem:
         raise colander.Invalid(node, problem)
 
@@ -100,12 +106,65 @@ def _new_passwords_match(node: colander.SchemaNode, value: dict[str, Any]) -> No
         raise error
 
 
+def _add_new_password_pair(schema: colander.SchemaNode, settings: Settings) -> None:
+    schema.add(password_node("new_password", "New password", "new-password", settings))
+    schema.add(password_node("confirm_password", "Confirm new password", "new-password", settings))
+
+
 def change_password_schema(request: Request) -> colander.SchemaNode:
     settings = app_settings(request.registry)
     schema = CSRFSchema(validator=_new_passwords_match)
     schema.add(password_node("current_password", "Current password", "current-password", settings))
-    schema.add(password_node("new_password", "New password", "new-password", settings))
-    schema.add(password_node("confirm_password", "Confirm new password", "new-password", settings))
+    _add_new_password_pair(schema, settings)
+    schema.add(next_node())
+    return schema.bind(request=request)
+
+
+def new_password_schema(request: Request) -> colander.SchemaNode:
+    """Choose a new password through a mailed reset link."""
+    schema = CSRFSchema(validator=_new_passwords_match)
+    _add_new_password_pair(schema, app_settings(request.registry))
+    return schema.bind(request=request)
+
+
+def forgot_password_schema(request: Request) -> colander.SchemaNode:
+    schema = CSRFSchema()
+    schema.add(
+        colander.SchemaNode(
+            colander.String(),
+            name="login",
+            title="Username or email",
+            preparer=_strip,
+            validator=_max_length(254),
+            widget=deform.widget.TextInputWidget(attributes={"autocomplete": "username"}),
+        )
+    )
+    return schema.bind(request=request)
+
+
+def email_node() -> colander.SchemaNode:
+    return colander.SchemaNode(
+        colander.String(),
+        name="email",
+        title="Email",
+        preparer=_strip,
+        validator=_email_validator,
+        widget=deform.widget.TextInputWidget(attributes={"autocomplete": "email"}),
+    )
+
+
+def register_schema(request: Request) -> colander.SchemaNode:
+    settings = app_settings(request.registry)
+    schema = CSRFSchema(validator=_new_passwords_match)
+    schema.add(username_node())
+    schema.add(email_node())
+    _add_new_password_pair(schema, settings)
+    return schema.bind(request=request)
+
+
+def confirm_schema(request: Request) -> colander.SchemaNode:
+    """A form that is only a button (agree to the terms), remembering where to go next."""
+    schema = CSRFSchema()
     schema.add(next_node())
     return schema.bind(request=request)
 

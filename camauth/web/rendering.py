@@ -23,12 +23,19 @@ TEMPLATE_ENV = "camauth.templates"
 _LINKS_CACHE = "camauth.links"
 
 
-def make_environment(reload_templates: bool = False) -> Environment:
+def make_environment(reload_templates: bool = False, override_dir: str = "") -> Environment:
+    """Templates from ``override_dir`` (``camauth.templates.directory``) win over
+    camauth's own, so a deployment can replace the terms text or any page."""
+    folders = [override_dir] if override_dir else []
+    folders.append(str(resource_dir("templates")))
     environment = Environment(
-        loader=FileSystemLoader(str(resource_dir("templates"))),
+        loader=FileSystemLoader(folders),
         # checking every template file's mtime on every render is for development only
         auto_reload=reload_templates,
-        autoescape=select_autoescape(default=True, default_for_string=True),
+        # plain-text mails are not HTML: escaping would turn "&" into "&amp;"
+        autoescape=select_autoescape(
+            disabled_extensions=("txt",), default=True, default_for_string=True
+        ),
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -49,6 +56,9 @@ def _links(request: Request) -> dict[str, str]:
             "login": request.route_path("camauth.login"),
             "logout": request.route_path("camauth.logout"),
             "account_password": request.route_path("camauth.account.password"),
+            "account_terms": request.route_path("camauth.account.terms"),
+            "forgot_password": request.route_path("camauth.password.forgot"),
+            "register": request.route_path("camauth.register"),
             "home": home_path(request),
         }
         cache[request.script_name] = links
@@ -79,5 +89,6 @@ def form_html(rendered: str) -> Markup:
 
 def includeme(config: Configurator) -> None:
     reload_templates = asbool(config.get_settings().get("pyramid.reload_templates", False))
-    config.registry[TEMPLATE_ENV] = make_environment(reload_templates)
+    override_dir = config.registry["camauth.settings"].templates_directory
+    config.registry[TEMPLATE_ENV] = make_environment(reload_templates, override_dir)
     config.registry[_LINKS_CACHE] = {}

@@ -213,11 +213,3 @@ def test_ensure_first_admin_does_nothing_when_any_user_exists(ctx):
     add_user(ctx)
     assert accounts.ensure_first_admin(ctx) is None
     assert accounts.find_user(ctx, "admin") is None
-
-
-def test_agree_terms_records_revision_and_time(ctx, clock):
-    user = add_user(ctx)
-    accounts.agree_terms(ctx, user, "2026-1")
-    assert (user.terms_revision, user.terms_agreed_at) == ("2026-1", clock())
-    [agreed] = audit.events(ctx, event=Event.TERMS_AGREED)
-    assert agreed.details == {"revision": "2026-1"}

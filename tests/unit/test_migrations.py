@@ -6,13 +6,21 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from camauth import migrate
 from camauth.db import make_engine
 from camauth.models import Base
 
-TABLES = {"users", "web_sessions", "login_failures", "lockouts", "audit_events"}
+TABLES = {
+    "users",
+    "web_sessions",
+    "login_failures",
+    "lockouts",
+    "audit_events",
+    "account_tokens",
+    "mail_requests",
+}
 
 
 def schema_diff(engine):
@@ -42,6 +50,28 @@ def test_downgrade_to_base_and_upgrade_again(engine):
         migrate.upgrade(engine)  # other tests share this PostgreSQL database
     assert migrate.is_current(engine)
     assert schema_diff(engine) == []
+
+
+def test_0002_adds_the_mail_tables_and_keeps_existing_accounts(engine):
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, username_key, full_name, status, is_admin,"
+                " created_at, must_change_password, extra)"
+                " VALUES ('kept', 'kept', '', 'active', false,"
+                " '2026-01-01 00:00:00+00', false, '{}')"
+            )
+        )
+    try:
+        migrate.downgrade(engine, "0001")
+        assert table_names(engine) == TABLES - {"account_tokens", "mail_requests"} | {
+            "alembic_version"
+        }
+    finally:
+        migrate.upgrade(engine)
+    assert schema_diff(engine) == []
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT username FROM users")).scalars().all() == ["kept"]
 
 
 def test_fresh_sqlite_file_migrates_from_nothing(tmp_path: Path):

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import deform
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
 from ...services.accounts import AccountError, change_own_password
-from ...services.passwords import PasswordPolicyError
+from ...services.password_policy import PasswordPolicyError
 from ...services.required_actions import Action
+from ...services.terms import agree_terms, owes_terms
+from ..context import app_settings
 from ..device import trusted_device_for
-from ..forms import change_password_schema, form_controls, make_form
+from ..forms import change_password_schema, confirm_schema, form_controls, make_form
+from ..mail import public_url, send_mail
 from ..navigation import commit_anyway, home_path, safe_next, see_other
 from ..rendering import form_html, render_page
 from ..security import action_permission
 
 CHANGE_PASSWORD = action_permission(Action.CHANGE_PASSWORD)
+AGREE_TERMS = action_permission(Action.AGREE_TERMS)
 
 
 def _password_form(request: Request) -> deform.Form:
@@ -67,4 +72,57 @@ def change_password_submit(request: Request) -> Response:
         return commit_anyway(_page(request, form.render(blank), 400, str(refused)))
     session.login(user)  # a fresh token for the session that changed the password
     session.flash("Your password has been changed.")
+    if user.email:
+        send_mail(
+            request,
+            user.email,
+            "Your password was changed",
+            "password_changed.txt",
+            username=user.username,
+            recover=public_url(request, "camauth.password.forgot"),
+        )
+    return see_other(safe_next(values["next"]) or home_path(request))
+
+
+def _terms_form(request: Request) -> deform.Form:
+    action = request.route_path("camauth.account.terms")
+    return make_form(confirm_schema(request), "I agree", "agree-terms", action)
+
+
+@view_config(route_name="camauth.account.terms", request_method="GET", permission=AGREE_TERMS)
+def terms_page(request: Request) -> Response:
+    settings = app_settings(request.registry)
+    if not settings.terms_revision:
+        raise HTTPNotFound("No terms of use are set for this site.")
+    owed = owes_terms(settings, request.user)
+    target = safe_next(request.GET.get("next")) or ""
+    return _terms_page(request, _terms_form(request).render({"next": target}) if owed else "")
+
+
+def _terms_page(request: Request, rendered: str, status: int = 200) -> Response:
+    settings = app_settings(request.registry)
+    return render_page(
+        request,
+        "terms.html",
+        status=status,
+        revision=settings.terms_revision,
+        owed=owes_terms(settings, request.user),
+        form=form_html(rendered),
+    )
+
+
+@view_config(route_name="camauth.account.terms", request_method="POST", permission=AGREE_TERMS)
+def terms_submit(request: Request) -> Response:
+    settings = app_settings(request.registry)
+    if not settings.terms_revision:
+        raise HTTPNotFound("No terms of use are set for this site.")
+    form = _terms_form(request)
+    try:
+        values = form.validate(form_controls(request))
+    except deform.ValidationFailure as failure:
+        return _terms_page(request, failure.render(), 400)
+    user = request.user
+    if owes_terms(settings, user):
+        agree_terms(request.camauth, user)
+        request.session.flash("Thank you: you have agreed to the terms of use.")
     return see_other(safe_next(values["next"]) or home_path(request))

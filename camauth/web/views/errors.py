@@ -12,13 +12,17 @@ from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from ...services.required_actions import Action
 from ..navigation import login_url, see_other
 from ..rendering import render_page
 from ..security import owed_action
 
 log = logging.getLogger(__name__)
 
-ACTION_ROUTES = {"change_password": "camauth.account.password"}
+ACTION_ROUTES = {
+    Action.CHANGE_PASSWORD: "camauth.account.password",
+    Action.AGREE_TERMS: "camauth.account.terms",
+}
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> Response:
@@ -36,7 +40,7 @@ def forbidden(request: Request) -> Response:
         return see_other(login_url(request, wanted))
     owed = owed_action(request)
     if owed is not None:
-        url = request.route_path(ACTION_ROUTES[owed.value])
+        url = request.route_path(ACTION_ROUTES[owed])
         return see_other(f"{url}?{urlencode({'next': wanted})}" if wanted else url)
     return error_page(request, 403, "Not allowed", "You do not have access to this page.")
 

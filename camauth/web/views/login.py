@@ -10,14 +10,15 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ...models import UserStatus
-from ...services import audit
+from ...services import audit, registration
 from ...services.audit import Event
 from ...services.authentication import LoginResult, Outcome, authenticate
-from ..context import housekeeping_if_due
+from ..context import app_settings, housekeeping_if_due
 from ..device import issue_device_cookie, trusted_device_for
 from ..forms import form_controls, login_schema, make_form
 from ..navigation import commit_anyway, home_path, safe_next, see_other
 from ..rendering import form_html, render_page
+from .register import send_registration_mail
 
 INVALID = "Invalid username or password."
 
@@ -39,7 +40,10 @@ def refusal_message(result: LoginResult) -> str:
         )
     if result.outcome is Outcome.PENDING and result.user is not None:
         if result.user.status == UserStatus.PENDING_EMAIL:
-            return "Your account is waiting for you to confirm your email address."
+            return (
+                "Your account is waiting for you to confirm your email address: "
+                "follow the link we mailed you."
+            )
         return "Your account is waiting for approval by an administrator."
     return INVALID
 
@@ -51,9 +55,26 @@ def _login_form(request: Request) -> deform.Form:
     return make_form(login_schema(request), "Log in", "login", request.route_path("camauth.login"))
 
 
+# messages other pages send people to the login page with (?notice=...)
+NOTICES = {
+    "password-changed": "Your password has been changed. Log in with your new password.",
+    "email-verified": "Your email address is confirmed. You can log in now.",
+    "awaiting-approval": (
+        "Your email address is confirmed. An administrator will now review your account; "
+        "you can log in once it is approved."
+    ),
+}
+
+
 def _page(request: Request, form_rendered: str, status: int, error: str = "") -> Response:
     return render_page(
-        request, "login.html", status=status, form=form_html(form_rendered), error=error
+        request,
+        "login.html",
+        status=status,
+        form=form_html(form_rendered),
+        error=error,
+        notice=NOTICES.get(request.GET.get("notice", "")),
+        registration_open=app_settings(request.registry).registration != "closed",
     )
 
 
@@ -82,8 +103,15 @@ def login_submit(request: Request) -> Response:
         ctx, username, values["password"], trusted_device=trusted_device_for(request, username)
     )
     if result.outcome is not Outcome.OK or result.user is None:
+        message = refusal_message(result)
+        if result.outcome is Outcome.PENDING and result.user is not None:
+            # they know the password: a fresh link helps if the first one expired or got lost
+            resent = registration.resend_verification(ctx, result.user)
+            if resent is not None:
+                send_registration_mail(request, resent)
+                message += " We have sent you a new link."
         values["password"] = ""
-        page = _page(request, form.render(values), _STATUS[result.outcome], refusal_message(result))
+        page = _page(request, form.render(values), _STATUS[result.outcome], message)
         return commit_anyway(page)
     user = result.user
     request.session.login(user)

@@ -1,0 +1,69 @@
+"""Limits on requests that send mail (password recovery, registration).
+
+Per network address: more than ``mail.ip_limit_per_hour`` requests in an hour
+are refused openly (429), which reveals nothing about any account. Per account:
+after ``mail.account_limit_per_hour`` mails in an hour further requests answer
+exactly as before but send nothing, so nobody can flood a person's inbox and the
+answer still does not tell whether the account exists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+
+from ..models import MailRequest
+from .bulk import execute_bulk
+from .context import Context
+
+WINDOW = timedelta(hours=1)
+
+
+class TooManyRequests(Exception):
+    """Refused openly: too many mail requests from this address; wait until ``until``."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"too many requests until {until.isoformat()}")
+        self.until = until
+
+
+def check_address(ctx: Context) -> None:
+    """Raise :class:`TooManyRequests` if the caller's address has asked too often."""
+    since = ctx.clock() - WINDOW
+    count, oldest = ctx.db.execute(
+        select(func.count(), func.min(MailRequest.created_at)).where(
+            MailRequest.ip == ctx.origin.ip, MailRequest.created_at > since
+        )
+    ).one()
+    if count >= ctx.settings.mail_ip_limit_per_hour and oldest is not None:
+        raise TooManyRequests(oldest + WINDOW)
+
+
+def account_may_receive(ctx: Context, user_id: int) -> bool:
+    since = ctx.clock() - WINDOW
+    mailed = ctx.db.scalar(
+        select(func.count()).where(
+            MailRequest.user_id == user_id,
+            MailRequest.mailed.is_(True),
+            MailRequest.created_at > since,
+        )
+    )
+    return (mailed or 0) < ctx.settings.mail_account_limit_per_hour
+
+
+def record(ctx: Context, purpose: str, user_id: int | None, *, mailed: bool) -> None:
+    ctx.db.add(
+        MailRequest(
+            purpose=purpose,
+            user_id=user_id,
+            ip=ctx.origin.ip,
+            mailed=mailed,
+            created_at=ctx.clock(),
+        )
+    )
+
+
+def delete_old(ctx: Context) -> int:
+    cutoff = ctx.clock() - WINDOW
+    return execute_bulk(ctx.db, delete(MailRequest).where(MailRequest.created_at <= cutoff))

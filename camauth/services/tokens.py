@@ -1,0 +1,100 @@
+"""Single-use tokens for links sent by mail (password reset, email verification).
+
+The link carries a random 256-bit token; the table keeps its SHA-256 digest. A
+token is spent with one conditional UPDATE, so two clicks racing on the same
+link cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+
+from ..models import AccountToken, TokenPurpose, User
+from .bulk import execute_bulk
+from .context import Context
+from .sessions import new_token, token_digest
+
+# a real token is 43 characters; anything much longer is not worth hashing
+MAX_TOKEN_LENGTH = 200
+
+
+class LinkProblem(enum.Enum):
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+class LinkError(ValueError):
+    """A mailed link cannot be used; ``problem`` says why."""
+
+    def __init__(self, problem: LinkProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+def issue(ctx: Context, user: User, purpose: TokenPurpose, lifetime: timedelta) -> str:
+    """A new token for ``user``; returns the raw token (to be mailed, never stored)."""
+    token = new_token()
+    now = ctx.clock()
+    ctx.db.add(
+        AccountToken(
+            token_digest=token_digest(token),
+            purpose=purpose.value,
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    return token
+
+
+def find(ctx: Context, token: str, purpose: TokenPurpose) -> AccountToken:
+    """The usable token row for ``token``, or :class:`LinkError` saying why not."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise LinkError(LinkProblem.UNKNOWN)
+    row = ctx.db.scalars(
+        select(AccountToken).where(
+            AccountToken.token_digest == token_digest(token),
+            AccountToken.purpose == purpose.value,
+        )
+    ).first()
+    if row is None:
+        raise LinkError(LinkProblem.UNKNOWN)
+    if row.used_at is not None:
+        raise LinkError(LinkProblem.USED)
+    if row.expires_at <= ctx.clock():
+        raise LinkError(LinkProblem.EXPIRED)
+    return row
+
+
+def spend(ctx: Context, row: AccountToken) -> None:
+    """Mark ``row`` used, or raise ``LinkError(USED)`` if another request just did."""
+    spent = execute_bulk(
+        ctx.db,
+        update(AccountToken)
+        .where(AccountToken.id == row.id, AccountToken.used_at.is_(None))
+        .values(used_at=ctx.clock()),
+    )
+    if spent != 1:
+        raise LinkError(LinkProblem.USED)
+
+
+def void_unused(ctx: Context, user: User, purpose: TokenPurpose) -> int:
+    """Spend every outstanding token of this purpose (a new password voids old links)."""
+    return execute_bulk(
+        ctx.db,
+        update(AccountToken)
+        .where(
+            AccountToken.user_id == user.id,
+            AccountToken.purpose == purpose.value,
+            AccountToken.used_at.is_(None),
+        )
+        .values(used_at=ctx.clock()),
+    )
+
+
+def delete_expired(ctx: Context) -> int:
+    return execute_bulk(ctx.db, delete(AccountToken).where(AccountToken.expires_at <= ctx.clock()))

@@ -1,0 +1,134 @@
+"""Outgoing mail with pyramid_mailer, sent only if the request's transaction commits.
+
+``camauth.mail.transport = file`` (development.ini) writes each mail as an
+``.eml`` file under ``camauth.mail.directory``; ``smtp`` (the default) sends
+through the server in the ``mail.smtp_*`` settings, which production takes from
+the environment (``CAMAUTH_SMTP_HOST`` …).
+
+SMTP delivery runs on a background thread: a request must not take longer when
+a mail goes out, or the time of the answer would tell whether an account exists
+(recovery, registration). A mail still queued when the process stops is lost;
+the person asks again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+from jinja2 import Environment
+from pyramid.config import Configurator
+from pyramid.request import Request
+from pyramid_mailer.mailer import DebugMailer, Mailer
+from pyramid_mailer.message import Message
+
+from ..settings import Settings
+from .context import app_settings
+from .rendering import TEMPLATE_ENV
+
+log = logging.getLogger(__name__)
+
+POSTMAN = "camauth.postman"
+
+
+class _Transport(Protocol):
+    def send_immediately(self, message: Message, fail_silently: bool = False) -> None: ...
+
+
+class Postman:
+    """Hands committed mail to the transport, on a worker thread if ``background``."""
+
+    def __init__(self, transport: _Transport, *, background: bool) -> None:
+        self.transport = transport
+        self.background = background
+        self._queue: queue.Queue[Message] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def deliver(self, message: Message) -> None:
+        if not self.background:
+            self._send(message)
+            return
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="camauth-mail", daemon=True)
+                self._worker.start()
+        self._queue.put(message)
+
+    def wait_until_sent(self) -> None:
+        """Block until every queued mail was handed over (tests and shutdown)."""
+        self._queue.join()
+
+    def _work(self) -> None:
+        while True:
+            message = self._queue.get()
+            try:
+                self._send(message)
+            finally:
+                self._queue.task_done()
+
+    def _send(self, message: Message) -> None:
+        try:
+            self.transport.send_immediately(message)
+        except Exception:  # a mail server outage must not break the request or the worker
+            log.exception("could not send mail to %s", ", ".join(message.recipients))
+
+
+def make_postman(settings: Settings) -> Postman:
+    if settings.mail_transport == "file":
+        directory = Path(settings.mail_directory)
+        return Postman(DebugMailer(str(directory)), background=False)
+    mailer = Mailer(
+        host=settings.mail_smtp_host,
+        port=settings.mail_smtp_port,
+        username=settings.mail_smtp_username or None,
+        password=settings.mail_smtp_password or None,
+        tls=settings.mail_smtp_starttls,
+        ssl=settings.mail_smtp_ssl,
+        default_sender=settings.mail_sender,
+    )
+    return Postman(mailer, background=True)
+
+
+def public_url(request: Request, route_name: str, **parts: Any) -> str:
+    """An absolute link for a mail, on ``camauth.public_url`` when it is set.
+
+    Without it the request's own host is used, which a client chooses: behind
+    nginx set ``public_url`` (or have nginx pass only known hosts), or someone
+    could have a reset link for another person's account point at their site.
+    """
+    origin = app_settings(request.registry).public_url
+    if not origin:
+        url: str = request.route_url(route_name, **parts)
+        return url
+    path: str = request.route_path(route_name, **parts)
+    return origin + path
+
+
+def site_url(request: Request) -> str:
+    """The application's root, as links in mails should show it."""
+    origin = app_settings(request.registry).public_url
+    root: str = origin + request.script_name if origin else request.application_url
+    return root
+
+
+def send_mail(request: Request, to: str, subject: str, template: str, **values: Any) -> None:
+    """Render ``templates/mail/<template>`` and send it once the transaction commits."""
+    environment: Environment = request.registry[TEMPLATE_ENV]
+    settings = app_settings(request.registry)
+    body = environment.get_template(f"mail/{template}").render(site=site_url(request), **values)
+    message = Message(subject=subject, sender=settings.mail_sender, recipients=[to], body=body)
+    postman: Postman = request.registry[POSTMAN]
+
+    def after_commit(committed: bool) -> None:
+        if committed:
+            postman.deliver(message)
+
+    request.tm.get().addAfterCommitHook(after_commit)
+
+
+def includeme(config: Configurator) -> None:
+    config.registry[POSTMAN] = make_postman(app_settings(config.registry))

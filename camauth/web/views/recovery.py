@@ -1,0 +1,128 @@
+"""Forgotten password (PRODUCT §3): ask for a link, then choose a new password."""
+
+from __future__ import annotations
+
+import deform
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ...services import recovery
+from ...services.mail_limits import TooManyRequests
+from ...services.password_policy import PasswordPolicyError
+from ...services.tokens import LinkError
+from ..forms import forgot_password_schema, form_controls, make_form, new_password_schema
+from ..mail import public_url, send_mail
+from ..navigation import see_other
+from ..refusals import link_problem_page, too_many_requests_page
+from ..rendering import form_html, render_page
+
+FORGOT = "camauth.password.forgot"
+RESET = "camauth.password.reset"
+
+
+def _forgot_form(request: Request) -> deform.Form:
+    return make_form(
+        forgot_password_schema(request), "Send link", "forgot-password", request.route_path(FORGOT)
+    )
+
+
+def _forgot_page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
+    return render_page(
+        request,
+        "forgot_password.html",
+        status=status,
+        form=form_html(rendered),
+        error=error,
+        sent=request.GET.get("sent") == "1",
+    )
+
+
+@view_config(route_name=FORGOT, request_method="GET")
+def forgot_page(request: Request) -> Response:
+    return _forgot_page(request, _forgot_form(request).render())
+
+
+@view_config(route_name=FORGOT, request_method="POST")
+def forgot_submit(request: Request) -> Response:
+    form = _forgot_form(request)
+    try:
+        values = form.validate(form_controls(request))
+    except deform.ValidationFailure as failure:
+        return _forgot_page(request, failure.render(), 400)
+    try:
+        mail = recovery.request_reset(request.camauth, values["login"])
+    except TooManyRequests as refused:
+        return too_many_requests_page(request, refused)
+    if mail is not None:
+        send_mail(
+            request,
+            mail.email,
+            "Reset your password",
+            "password_reset.txt",
+            username=mail.user.username,
+            link=public_url(request, RESET, token=mail.token),
+            minutes=mail.valid_minutes,
+        )
+    # the same answer whether or not a mail went out
+    return see_other(request.route_path(FORGOT, _query={"sent": "1"}))
+
+
+def _reset_form(request: Request, token: str) -> deform.Form:
+    action = request.route_path(RESET, token=token)
+    return make_form(new_password_schema(request), "Set new password", "reset-password", action)
+
+
+def _reset_page(
+    request: Request, username: str, rendered: str, status: int = 200, error: str = ""
+) -> Response:
+    return render_page(
+        request,
+        "reset_password.html",
+        status=status,
+        username=username,
+        form=form_html(rendered),
+        error=error,
+    )
+
+
+@view_config(route_name=RESET, request_method="GET")
+def reset_page(request: Request) -> Response:
+    token = request.matchdict["token"]
+    try:
+        user = recovery.check_reset_link(request.camauth, token)
+    except LinkError as problem:
+        return link_problem_page(request, problem, RESET)
+    return _reset_page(request, user.username, _reset_form(request, token).render())
+
+
+@view_config(route_name=RESET, request_method="POST")
+def reset_submit(request: Request) -> Response:
+    token = request.matchdict["token"]
+    ctx = request.camauth
+    try:
+        user = recovery.check_reset_link(ctx, token)
+    except LinkError as problem:
+        return link_problem_page(request, problem, RESET)
+    form = _reset_form(request, token)
+    try:
+        values = form.validate(form_controls(request))
+    except deform.ValidationFailure as failure:
+        return _reset_page(request, user.username, failure.render(), 400)
+    try:
+        recovery.reset_password(ctx, token, values["new_password"])
+    except LinkError as problem:
+        return link_problem_page(request, problem, RESET)
+    except PasswordPolicyError as refused:
+        return _reset_page(request, user.username, form.render(), 400, str(refused))
+    if user.email:
+        send_mail(
+            request,
+            user.email,
+            "Your password was changed",
+            "password_changed.txt",
+            username=user.username,
+            recover=public_url(request, FORGOT),
+        )
+    login = request.route_path("camauth.login", _query={"notice": "password-changed"})
+    return see_other(login)

@@ -1,0 +1,113 @@
+"""Self-service registration (PRODUCT §2) and email verification links."""
+
+from __future__ import annotations
+
+import deform
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+from sqlalchemy.exc import IntegrityError
+
+from ...models import UserStatus
+from ...services import registration
+from ...services.accounts import AccountError
+from ...services.mail_limits import TooManyRequests
+from ...services.password_policy import PasswordPolicyError
+from ...services.tokens import LinkError
+from ..context import app_settings
+from ..forms import form_controls, make_form, register_schema
+from ..mail import public_url, send_mail
+from ..navigation import see_other
+from ..refusals import link_problem_page, too_many_requests_page
+from ..rendering import form_html, render_page
+
+REGISTER = "camauth.register"
+VERIFY = "camauth.register.verify"
+
+
+def _require_open(request: Request) -> None:
+    if app_settings(request.registry).registration == registration.CLOSED:
+        raise HTTPNotFound("Registration is closed; ask an administrator for an account.")
+
+
+def _form(request: Request) -> deform.Form:
+    return make_form(register_schema(request), "Register", "register", request.route_path(REGISTER))
+
+
+def _page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
+    return render_page(
+        request,
+        "register.html",
+        status=status,
+        form=form_html(rendered),
+        error=error,
+        sent=request.GET.get("sent") == "1",
+    )
+
+
+def send_registration_mail(request: Request, mail: registration.RegistrationMail) -> None:
+    if mail.token is None:
+        send_mail(
+            request,
+            mail.email,
+            "Someone tried to register with your address",
+            "registration_exists.txt",
+            username=mail.username,
+            recover=public_url(request, "camauth.password.forgot"),
+        )
+        return
+    send_mail(
+        request,
+        mail.email,
+        "Confirm your email address",
+        "verify_email.txt",
+        username=mail.username,
+        link=public_url(request, VERIFY, token=mail.token),
+        hours=mail.valid_hours,
+    )
+
+
+@view_config(route_name=REGISTER, request_method="GET")
+def register_page(request: Request) -> Response:
+    _require_open(request)
+    return _page(request, _form(request).render())
+
+
+@view_config(route_name=REGISTER, request_method="POST")
+def register_submit(request: Request) -> Response:
+    _require_open(request)
+    form = _form(request)
+    try:
+        values = form.validate(form_controls(request))
+    except deform.ValidationFailure as failure:
+        return _page(request, failure.render(), 400)
+    kept = {"username": values["username"], "email": values["email"]}
+    try:
+        mail = registration.register(
+            request.camauth, values["username"], values["email"], values["new_password"]
+        )
+    except TooManyRequests as refused:
+        return too_many_requests_page(request, refused)
+    except (AccountError, PasswordPolicyError) as refused:
+        return _page(request, form.render(kept), 400, str(refused))
+    except IntegrityError:
+        # another registration took the name or address between our check and insert
+        request.tm.doom()
+        taken = "That username or email address was taken a moment ago; choose another."
+        return _page(request, form.render(kept), 409, taken)
+    if mail is not None:
+        send_registration_mail(request, mail)
+    return see_other(request.route_path(REGISTER, _query={"sent": "1"}))
+
+
+@view_config(route_name=VERIFY, request_method="GET")
+def verify(request: Request) -> Response:
+    try:
+        user = registration.verify_email(request.camauth, request.matchdict["token"])
+    except LinkError as problem:
+        return link_problem_page(request, problem, VERIFY)
+    notice = "email-verified"
+    if user.status == UserStatus.PENDING_APPROVAL.value:
+        notice = "awaiting-approval"
+    return see_other(request.route_path("camauth.login", _query={"notice": notice}))
