@@ -8,9 +8,12 @@ missing PostgreSQL or Chromium fails instead, so nothing skips silently on CI.
 
 from __future__ import annotations
 
+import email
 import os
+import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +173,33 @@ def app_context(app: Any) -> Context:
 
 
 GOOD_PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class SentMail:
+    to: str
+    subject: str
+    body: str
+
+    def link(self, path_prefix: str) -> str:
+        """The path (from ``path_prefix`` on) of the one link in the body that starts there."""
+        [found] = re.findall(r"https?://[^/\s]+(" + re.escape(path_prefix) + r"\S*)", self.body)
+        return str(found)
+
+
+def read_mails(mail_dir: Path) -> list[SentMail]:
+    """Every mail the app wrote with the file transport, oldest first."""
+    if not mail_dir.exists():
+        return []
+    files = sorted(mail_dir.glob("*.eml"), key=lambda path: (path.stat().st_mtime_ns, path.name))
+    mails = []
+    for path in files:
+        message = email.message_from_bytes(path.read_bytes())
+        payload = message.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        body = payload.decode(message.get_content_charset() or "utf-8")
+        mails.append(SentMail(str(message["To"]), str(message["Subject"]), body))
+    return mails
 
 
 def login(
