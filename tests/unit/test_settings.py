@@ -49,6 +49,10 @@ def test_defaults_match_the_product_page():
     ) == (19456, 2, 1)
     assert (s.mfa_required_for, s.mfa_issuer, s.mfa_pending_minutes) == ("admins", "camauth", 5)
     assert (s.registration, s.reauth_minutes) == ("closed", 5)
+    assert (s.password_reset_minutes, s.registration_verify_hours) == (30, 24)
+    assert (s.mail_account_limit_per_hour, s.mail_ip_limit_per_hour) == (3, 10)
+    assert (s.mail_transport, s.mail_smtp_host, s.mail_smtp_port) == ("smtp", "localhost", 25)
+    assert (s.mail_smtp_starttls, s.mail_smtp_ssl, s.public_url) == (False, False, "")
 
 
 def test_ini_keys_are_read():
@@ -110,6 +114,16 @@ def test_ini_keys_are_read():
         ("registration", "invite"),
         ("reauth_minutes", "soon"),
         ("lockout.threshold", "1\n2"),
+        ("password.reset_minutes", "0"),
+        ("registration.verify_hours", "forever"),
+        ("mail.transport", "pigeon"),
+        ("mail.smtp_port", "70000"),
+        ("mail.smtp_starttls", "perhaps"),
+        ("mail.account_limit_per_hour", "0"),
+        ("mail.ip_limit_per_hour", "-3"),
+        ("public_url", "auth.example.org"),
+        ("public_url", "https://auth.example.org/login"),
+        ("public_url", "ftp://auth.example.org"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_key(key, value):
@@ -134,6 +148,60 @@ def test_bad_value_is_one_line_naming_the_key(key, value):
 def test_bad_value_says_what_is_allowed(key, value, allowed):
     with pytest.raises(SettingsError, match=allowed):
         parse(**{key: value})
+
+
+def test_mail_and_link_settings_are_read():
+    s = parse(
+        **{
+            "password.reset_minutes": "15",
+            "registration.verify_hours": "48",
+            "mail.transport": "file",
+            "mail.directory": "/srv/mail",
+            "mail.sender": "Portal <noreply@example.org>",
+            "mail.smtp_starttls": "true",
+            "public_url": "https://auth.example.org/",
+            "templates.directory": "/srv/camauth-templates",
+        }
+    )
+    assert (s.password_reset_minutes, s.registration_verify_hours) == (15, 48)
+    assert (s.mail_transport, s.mail_directory) == ("file", "/srv/mail")
+    assert (s.mail_sender, s.mail_smtp_starttls) == ("Portal <noreply@example.org>", True)
+    assert s.public_url == "https://auth.example.org"  # no trailing slash: paths are appended
+    assert s.templates_directory == "/srv/camauth-templates"
+
+
+def test_mail_server_and_public_url_come_from_the_environment_first():
+    environ = {
+        "CAMAUTH_PUBLIC_URL": "https://portal.example.org",
+        "CAMAUTH_SMTP_HOST": "smtp.example.org",
+        "CAMAUTH_SMTP_PORT": "587",
+        "CAMAUTH_SMTP_USERNAME": "portal",
+        "CAMAUTH_SMTP_PASSWORD": "s3cret",
+        "CAMAUTH_SMTP_STARTTLS": "yes",
+        "CAMAUTH_MAIL_SENDER": "noreply@example.org",
+    }
+    raw = {**BASE, "camauth.mail.smtp_host": "ini-host", "camauth.public_url": "http://ini"}
+    s = parse_settings(raw, environ=environ)
+    assert (s.public_url, s.mail_smtp_host, s.mail_smtp_port) == (
+        "https://portal.example.org",
+        "smtp.example.org",
+        587,
+    )
+    assert (s.mail_smtp_username, s.mail_smtp_password) == ("portal", "s3cret")
+    assert (s.mail_smtp_starttls, s.mail_sender) == (True, "noreply@example.org")
+
+
+def test_a_bad_environment_value_names_the_variable():
+    with pytest.raises(SettingsError) as refused:
+        parse_settings(BASE, environ={"CAMAUTH_SMTP_PORT": "submission"})
+    message = str(refused.value)
+    assert message.startswith("CAMAUTH_SMTP_PORT: expected a whole number from 1 to 65535")
+    assert "\n" not in message
+
+
+def test_starttls_and_ssl_together_are_refused():
+    with pytest.raises(SettingsError, match=r"^camauth\.mail\.smtp_starttls: choose"):
+        parse(**{"mail.smtp_starttls": "true", "mail.smtp_ssl": "true"})
 
 
 def test_min_length_above_max_length_is_refused():
