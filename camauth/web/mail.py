@@ -25,6 +25,7 @@ from pyramid.request import Request
 from pyramid_mailer.mailer import DebugMailer, Mailer
 from pyramid_mailer.message import Message
 
+from ..models import User
 from ..settings import Settings
 from .context import app_settings
 from .rendering import TEMPLATE_ENV
@@ -128,6 +129,20 @@ def send_mail(request: Request, to: str, subject: str, template: str, **values: 
             postman.deliver(message)
 
     request.tm.get().addAfterCommitHook(after_commit)
+
+
+def send_password_changed(request: Request, user: User) -> None:
+    """Tell the account's owner their password changed (so an intruder cannot do it quietly)."""
+    if not user.email:
+        return
+    send_mail(
+        request,
+        user.email,
+        "Your password was changed",
+        "password_changed.txt",
+        username=user.username,
+        recover=public_url(request, "camauth.password.forgot"),
+    )
 
 
 def includeme(config: Configurator) -> None:

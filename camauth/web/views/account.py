@@ -15,7 +15,7 @@ from ...services.terms import agree_terms, owes_terms
 from ..context import app_settings
 from ..device import trusted_device_for
 from ..forms import change_password_schema, confirm_schema, form_controls, make_form
-from ..mail import public_url, send_mail
+from ..mail import send_password_changed
 from ..navigation import commit_anyway, home_path, safe_next, see_other
 from ..rendering import form_html, render_page
 from ..security import action_permission
@@ -72,15 +72,7 @@ def change_password_submit(request: Request) -> Response:
         return commit_anyway(_page(request, form.render(blank), 400, str(refused)))
     session.login(user)  # a fresh token for the session that changed the password
     session.flash("Your password has been changed.")
-    if user.email:
-        send_mail(
-            request,
-            user.email,
-            "Your password was changed",
-            "password_changed.txt",
-            username=user.username,
-            recover=public_url(request, "camauth.password.forgot"),
-        )
+    send_password_changed(request, user)
     return see_other(safe_next(values["next"]) or home_path(request))
 
 

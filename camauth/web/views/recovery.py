@@ -12,7 +12,7 @@ from ...services.mail_limits import TooManyRequests
 from ...services.password_policy import PasswordPolicyError
 from ...services.tokens import LinkError
 from ..forms import forgot_password_schema, form_controls, make_form, new_password_schema
-from ..mail import public_url, send_mail
+from ..mail import public_url, send_mail, send_password_changed
 from ..navigation import see_other
 from ..refusals import link_problem_page, too_many_requests_page
 from ..rendering import form_html, render_page
@@ -115,14 +115,6 @@ def reset_submit(request: Request) -> Response:
         return link_problem_page(request, problem, RESET)
     except PasswordPolicyError as refused:
         return _reset_page(request, user.username, form.render(), 400, str(refused))
-    if user.email:
-        send_mail(
-            request,
-            user.email,
-            "Your password was changed",
-            "password_changed.txt",
-            username=user.username,
-            recover=public_url(request, FORGOT),
-        )
+    send_password_changed(request, user)
     login = request.route_path("camauth.login", _query={"notice": "password-changed"})
     return see_other(login)
