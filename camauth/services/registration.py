@@ -82,8 +82,10 @@ def register(ctx: Context, username: str, email: str, password: str) -> Registra
         raise AccountError(problem)
     owner = find_user_by_email(ctx, email)
     if owner is not None:
-        # the same refusals as a new registration would get, then the same answer
+        # the same refusals, the same argon2 work and the same answer as a new
+        # registration, so neither the page nor its timing tells the address is taken
         check_new_password(ctx.settings, password, username=username, email=email)
+        ctx.passwords.hash(password)
         mailed = mail_limits.account_may_receive(ctx, owner.id)
         mail_limits.record(ctx, TokenPurpose.VERIFY_EMAIL, owner.id, mailed=mailed)
         if not mailed or owner.email is None:
