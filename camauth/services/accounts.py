@@ -74,10 +74,16 @@ def find_user_by_email(ctx: Context, email: str) -> User | None:
 
 
 def find_user_by_login(ctx: Context, username_or_email: str) -> User | None:
-    user = find_user(ctx, username_or_email)
-    if user is None and "@" in username_or_email:
+    """The account named by a username or an email address.
+
+    An address is looked up as an address first: a username that happens to be
+    someone else's address must not divert that person's password recovery.
+    """
+    if "@" in username_or_email:
         user = find_user_by_email(ctx, username_or_email)
-    return user
+        if user is not None:
+            return user
+    return find_user(ctx, username_or_email)
 
 
 def get_user(ctx: Context, user_id: int) -> User | None:
@@ -108,6 +114,10 @@ def check_username_available(ctx: Context, username: str) -> None:
     if key in RESERVED_USERNAMES:
         raise AccountError(f"The username {normalize_username(username)!r} is reserved.")
     if find_user(ctx, key) is not None:
+        raise AccountError("That username is already taken.")
+    # a username that is another account's address would make "username or email"
+    # ambiguous (recovery); said as "taken" so the address's owner is not revealed
+    if "@" in key and find_user_by_email(ctx, key) is not None:
         raise AccountError("That username is already taken.")
 
 

@@ -31,6 +31,7 @@ from .audit import Event
 from .context import Context
 from .password_policy import check_new_password
 from .tokens import LinkError, LinkProblem
+from .usernames import normalize_username
 
 CLOSED = "closed"
 APPROVAL = "approval"
@@ -84,7 +85,9 @@ def register(ctx: Context, username: str, email: str, password: str) -> Registra
     if owner is not None:
         # the same refusals, the same argon2 work and the same answer as a new
         # registration, so neither the page nor its timing tells the address is taken
-        check_new_password(ctx.settings, password, username=username, email=email)
+        check_new_password(
+            ctx.settings, password, username=normalize_username(username), email=email
+        )
         ctx.passwords.hash(password)
         mailed = mail_limits.account_may_receive(ctx, owner.id)
         mail_limits.record(ctx, TokenPurpose.VERIFY_EMAIL, owner.id, mailed=mailed)
@@ -131,22 +134,27 @@ def verify_email(ctx: Context, token: str) -> User:
     return user
 
 
+# How long an unconfirmed sign-up outlives its last link: logging in with the
+# password mails a new link, as the expired-link page promises, for this long.
+UNVERIFIED_GRACE = tokens.KEPT_AFTER_EXPIRY
+
+
 def delete_unverified(ctx: Context) -> int:
-    """Delete registrations whose every verification link has expired unused.
+    """Delete sign-ups never confirmed, a week after their last link expired.
 
     Frees the username and address for a new attempt; audited as deletions.
     """
-    now = ctx.clock()
-    live_link = (
+    cutoff = ctx.clock() - UNVERIFIED_GRACE
+    recent_link = (
         select(AccountToken.id)
-        .where(AccountToken.user_id == User.id, AccountToken.expires_at > now)
+        .where(AccountToken.user_id == User.id, AccountToken.expires_at > cutoff)
         .exists()
     )
     stale = ctx.db.scalars(
         select(User).where(
             User.status == UserStatus.PENDING_EMAIL.value,
-            User.created_at <= now - timedelta(hours=_verify_hours(ctx)),
-            ~live_link,
+            User.created_at <= cutoff - timedelta(hours=_verify_hours(ctx)),
+            ~recent_link,
         )
     ).all()
     for user in stale:

@@ -19,6 +19,7 @@ from .sessions import new_token, token_digest
 
 # a real token is 43 characters; anything much longer is not worth hashing
 MAX_TOKEN_LENGTH = 200
+KEPT_AFTER_EXPIRY = timedelta(days=7)
 
 
 class LinkProblem(enum.Enum):
@@ -97,4 +98,10 @@ def void_unused(ctx: Context, user: User, purpose: TokenPurpose) -> int:
 
 
 def delete_expired(ctx: Context) -> int:
-    return execute_bulk(ctx.db, delete(AccountToken).where(AccountToken.expires_at <= ctx.clock()))
+    """Delete links expired a week ago or more.
+
+    Kept that long so a late click is told "expired" or "used" rather than "not
+    valid", and so unconfirmed sign-ups are recognised by their last link.
+    """
+    cutoff = ctx.clock() - KEPT_AFTER_EXPIRY
+    return execute_bulk(ctx.db, delete(AccountToken).where(AccountToken.expires_at <= cutoff))
