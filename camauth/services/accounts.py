@@ -54,7 +54,31 @@ def email_problem(email: str) -> str | None:
         return f"An email address has at most {EMAIL_MAX} characters."
     if not _EMAIL_RE.fullmatch(email):
         return "Enter an email address such as name@example.org."
+    local_part, _, domain = email.rpartition("@")
+    if not local_part.isascii():
+        # the SMTPUTF8 extension such addresses need is not something a mail
+        # server can be relied on to have; a mail that cannot be sent is worse
+        return (
+            "Use an email address whose part before the @ has only Latin letters, "
+            "digits and punctuation."
+        )
+    if mail_domain(domain) is None:
+        return "Enter an email address such as name@example.org."
     return None
+
+
+def mail_domain(domain: str) -> str | None:
+    """The domain as mail headers carry it (international names in IDNA form), or None."""
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
+def mail_address(email: str) -> str:
+    """``email`` as it can go into a To header: an international domain in IDNA form."""
+    local_part, _, domain = email.strip().rpartition("@")
+    return f"{local_part}@{mail_domain(domain) or domain}"
 
 
 def _email_key(email: str | None) -> str | None:
@@ -63,12 +87,14 @@ def _email_key(email: str | None) -> str | None:
 
 
 def find_user(ctx: Context, username: str) -> User | None:
+    if "\x00" in username:  # no account has one, and PostgreSQL refuses NUL in text
+        return None
     return ctx.db.scalars(select(User).where(User.username_key == username_key(username))).first()
 
 
 def find_user_by_email(ctx: Context, email: str) -> User | None:
     key = _email_key(email)
-    if key is None:
+    if key is None or "\x00" in key:
         return None
     return ctx.db.scalars(select(User).where(User.email_key == key)).first()
 

@@ -52,7 +52,8 @@ def record(
             actor_id=origin.actor_id,
             actor_name=origin.actor_name,
             target_id=target.id if target is not None else None,
-            target_name=target.username if target is not None else target_name,
+            # a name as typed may hold a NUL, which PostgreSQL text cannot store
+            target_name=target.username if target is not None else target_name.replace("\x00", ""),
             ip=origin.ip,
             user_agent=origin.user_agent,
             details=details or {},

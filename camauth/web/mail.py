@@ -26,6 +26,7 @@ from pyramid_mailer.mailer import DebugMailer, Mailer
 from pyramid_mailer.message import Message
 
 from ..models import User
+from ..services.accounts import mail_address
 from ..settings import Settings
 from .context import app_settings
 from .rendering import TEMPLATE_ENV
@@ -121,7 +122,10 @@ def send_mail(request: Request, to: str, subject: str, template: str, **values: 
     environment: Environment = request.registry[TEMPLATE_ENV]
     settings = app_settings(request.registry)
     body = environment.get_template(f"mail/{template}").render(site=site_url(request), **values)
-    message = Message(subject=subject, sender=settings.mail_sender, recipients=[to], body=body)
+    recipient = mail_address(to)
+    message = Message(
+        subject=subject, sender=settings.mail_sender, recipients=[recipient], body=body
+    )
     postman: Postman = request.registry[POSTMAN]
 
     def after_commit(committed: bool) -> None:

@@ -7,7 +7,6 @@ from pyramid.response import Response
 
 from ..services.mail_limits import TooManyRequests
 from ..services.tokens import LinkError, LinkProblem
-from .navigation import commit_anyway
 from .rendering import render_page
 
 _LINK_TITLES = {
@@ -31,7 +30,7 @@ def link_problem_page(request: Request, error: LinkError, route_name: str) -> Re
 
 
 def too_many_requests_page(request: Request, refused: TooManyRequests) -> Response:
-    response = render_page(
+    return render_page(
         request,
         "error.html",
         status=429,
@@ -41,5 +40,3 @@ def too_many_requests_page(request: Request, refused: TooManyRequests) -> Respon
             f"after {refused.until:%Y-%m-%d %H:%M} UTC."
         ),
     )
-    # the request itself was recorded and must count towards the limit
-    return commit_anyway(response)
