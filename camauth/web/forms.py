@@ -17,6 +17,7 @@ from pyramid.request import Request
 from ..services.accounts import email_problem, username_problem
 from ..settings import Settings
 from .context import app_settings
+from .navigation import safe_next
 
 MAX_FIELD = 1024
 
@@ -79,14 +80,19 @@ def password_node(
     )
 
 
+def _safe_next_or_empty(value: Any) -> Any:
+    return (safe_next(value) or "") if isinstance(value, str) else value
+
+
 def next_node() -> colander.SchemaNode:
-    """Where to go afterwards; checked by ``safe_next`` before use."""
+    """Where to go afterwards. Anything but a local path is dropped, not refused: the
+    field is hidden, so an error on it would be one the person cannot see or fix."""
     return colander.SchemaNode(
         colander.String(),
         name="next",
         widget=deform.widget.HiddenWidget(),
         missing="",
-        validator=_max_length(2000),
+        preparer=_safe_next_or_empty,
     )
 
 

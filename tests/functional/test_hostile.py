@@ -377,5 +377,6 @@ def test_huge_next_parameter(testapp, app):
     create_user(app, "alice")
     page = testapp.get("/login", params={"next": "/" + "a" * 10_000})
     assert page.forms["login"]["next"].value == ""
-    response = testapp.post("/login", login_fields(testapp, next="/" + "b" * 10_000), status=400)
-    refused(response, 400)
+    # dropped, not refused: the hidden field's error could not be seen or fixed
+    response = testapp.post("/login", login_fields(testapp, next="/" + "b" * 10_000), status=303)
+    assert response.location == "http://localhost/"

@@ -10,7 +10,7 @@ from pyramid.view import view_config
 
 from ...services.accounts import AccountError, change_own_password
 from ...services.password_policy import PasswordPolicyError
-from ...services.required_actions import Action
+from ...services.required_actions import Action, password_expired
 from ...services.terms import agree_terms, owes_terms
 from ..context import app_settings
 from ..device import trusted_device_for
@@ -34,8 +34,16 @@ def _password_form(request: Request) -> deform.Form:
 
 
 def _page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
+    settings = app_settings(request.registry)
+    expired = password_expired(settings, request.registry["camauth.clock"], request.user)
     return render_page(
-        request, "change_password.html", status=status, form=form_html(rendered), error=error
+        request,
+        "change_password.html",
+        status=status,
+        form=form_html(rendered),
+        error=error,
+        expired=expired,
+        max_age_days=settings.password_max_age_days,
     )
 
 
