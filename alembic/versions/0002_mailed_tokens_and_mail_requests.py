@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_digest", sa.String(length=64), nullable=False),
         sa.Column("purpose", sa.String(length=20), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("created_at", camauth.models.meta.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", camauth.models.meta.UTCDateTime(timezone=True), nullable=False),
         sa.Column("used_at", camauth.models.meta.UTCDateTime(timezone=True), nullable=True),

@@ -45,7 +45,11 @@ def request_reset(ctx: Context, username_or_email: str) -> ResetMail | None:
     # locked-out accounts may recover (an attacker must not lock a person out of
     # recovery); disabled and pending accounts cannot log in, so get nothing
     eligible = user is not None and bool(user.email) and user.is_active
-    mailed = eligible and user is not None and mail_limits.account_may_receive(ctx, user.id)
+    # The same statements run whatever the account, so the answer's timing does not
+    # tell whether it exists: the limit is counted (for no one: id 0), and a token
+    # is stored, a decoy no link can use unless a mail goes out.
+    may_receive = mail_limits.account_may_receive(ctx, user.id if user is not None else 0)
+    mailed = eligible and may_receive
     mail_limits.record(ctx, TokenPurpose.PASSWORD_RESET, user.id if user else None, mailed=mailed)
     audit.record(
         ctx,
@@ -54,16 +58,18 @@ def request_reset(ctx: Context, username_or_email: str) -> ResetMail | None:
         target_name=username_key(login)[:150],
         details={"mailed": mailed},
     )
-    if not mailed or user is None or user.email is None:
-        return None
     minutes = ctx.settings.password_reset_minutes
-    token = tokens.issue(ctx, user, TokenPurpose.PASSWORD_RESET, timedelta(minutes=minutes))
-    return ResetMail(user=user, email=user.email, token=token, valid_minutes=minutes)
+    lifetime = timedelta(minutes=minutes)
+    recipient = user if mailed else None
+    token = tokens.issue(ctx, recipient, TokenPurpose.PASSWORD_RESET, lifetime)
+    if recipient is None or recipient.email is None:
+        return None
+    return ResetMail(user=recipient, email=recipient.email, token=token, valid_minutes=minutes)
 
 
 def _usable(ctx: Context, token: str) -> tuple[AccountToken, User]:
     row = tokens.find(ctx, token, TokenPurpose.PASSWORD_RESET)
-    user = get_user(ctx, row.user_id)
+    user = get_user(ctx, row.user_id) if row.user_id is not None else None
     if user is None or user.status != UserStatus.ACTIVE.value:
         raise LinkError(LinkProblem.UNKNOWN)
     return row, user

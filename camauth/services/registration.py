@@ -122,7 +122,7 @@ def verify_email(ctx: Context, token: str) -> User:
     (an administrator approved it meanwhile) is spent and changes nothing.
     """
     row = tokens.find(ctx, token, TokenPurpose.VERIFY_EMAIL)
-    user = get_user(ctx, row.user_id)
+    user = get_user(ctx, row.user_id) if row.user_id is not None else None
     if user is None:
         raise LinkError(LinkProblem.UNKNOWN)
     tokens.spend(ctx, row)

@@ -36,15 +36,19 @@ class LinkError(ValueError):
         self.problem = problem
 
 
-def issue(ctx: Context, user: User, purpose: TokenPurpose, lifetime: timedelta) -> str:
-    """A new token for ``user``; returns the raw token (to be mailed, never stored)."""
+def issue(ctx: Context, user: User | None, purpose: TokenPurpose, lifetime: timedelta) -> str:
+    """A new token for ``user``; returns the raw token (to be mailed, never stored).
+
+    ``user=None`` stores a decoy that no link can use, for work that must cost the
+    same whether or not an account exists.
+    """
     token = new_token()
     now = ctx.clock()
     ctx.db.add(
         AccountToken(
             token_digest=token_digest(token),
             purpose=purpose.value,
-            user_id=user.id,
+            user_id=user.id if user is not None else None,
             created_at=now,
             expires_at=now + lifetime,
         )
@@ -62,7 +66,7 @@ def find(ctx: Context, token: str, purpose: TokenPurpose) -> AccountToken:
             AccountToken.purpose == purpose.value,
         )
     ).first()
-    if row is None:
+    if row is None or row.user_id is None:
         raise LinkError(LinkProblem.UNKNOWN)
     if row.used_at is not None:
         raise LinkError(LinkProblem.USED)

@@ -117,8 +117,14 @@ def site_url(request: Request) -> str:
     return root
 
 
-def send_mail(request: Request, to: str, subject: str, template: str, **values: Any) -> None:
-    """Render ``templates/mail/<template>`` and send it once the transaction commits."""
+def send_mail(
+    request: Request, to: str, subject: str, template: str, *, deliver: bool = True, **values: Any
+) -> None:
+    """Render ``templates/mail/<template>`` and send it once the transaction commits.
+
+    ``deliver=False`` does all the work but the sending, for answers whose timing
+    must not tell whether a mail went out.
+    """
     environment: Environment = request.registry[TEMPLATE_ENV]
     settings = app_settings(request.registry)
     body = environment.get_template(f"mail/{template}").render(site=site_url(request), **values)
@@ -127,6 +133,8 @@ def send_mail(request: Request, to: str, subject: str, template: str, **values: 
         subject=subject, sender=settings.mail_sender, recipients=[recipient], body=body
     )
     postman: Postman = request.registry[POSTMAN]
+    if not deliver:
+        return
 
     def after_commit(committed: bool) -> None:
         if committed:

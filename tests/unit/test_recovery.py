@@ -58,7 +58,9 @@ def requested_events(ctx) -> list[dict]:
 
 
 def token_rows(ctx) -> list[AccountToken]:
-    return list(ctx.db.scalars(select(AccountToken).order_by(AccountToken.id)))
+    """The stored links that could open an account (decoys belong to no one)."""
+    query = select(AccountToken).where(AccountToken.user_id.is_not(None))
+    return list(ctx.db.scalars(query.order_by(AccountToken.id)))
 
 
 # --- the link ------------------------------------------------------------------------
@@ -479,4 +481,22 @@ def test_every_request_is_recorded_for_the_limits(user_ctx):
         (USER_IP, True, "password_reset"),
         (USER_IP, False, "password_reset"),
     ]
-    assert user_ctx.db.scalar(select(func.count()).select_from(AccountToken)) == 1
+    assert len(token_rows(user_ctx)) == 1
+
+
+def test_an_unknown_account_costs_the_same_statements_and_opens_nothing(user_ctx):
+    """Timing must not tell: a request for no one stores a token too, a decoy that
+    belongs to no account and that no link can use."""
+    add_alice(user_ctx)
+    ask(user_ctx, "alice")
+    assert ask(user_ctx, "nobody") is None
+    [decoy] = user_ctx.db.scalars(select(AccountToken).where(AccountToken.user_id.is_(None)))
+    assert decoy.purpose == "password_reset"
+    assert user_ctx.db.scalar(select(func.count()).select_from(AccountToken)) == 2
+
+
+def test_a_decoy_token_opens_nothing(user_ctx):
+    decoy = tokens.issue(user_ctx, None, TokenPurpose.PASSWORD_RESET, timedelta(minutes=30))
+    with pytest.raises(LinkError) as refused:
+        recovery.check_reset_link(user_ctx, decoy)
+    assert refused.value.problem is LinkProblem.UNKNOWN
