@@ -271,7 +271,9 @@ def floor_app(url: str) -> tuple[Router, Engine]:
     return config.make_wsgi_app(), engine
 
 
-def camauth_app(url: str) -> Router:
+def camauth_app(url: str, **settings: str) -> Router:
+    """camauth with its production defaults, lockout thresholds out of reach, and
+    ``settings`` (full ini keys, e.g. ``camauth.terms.revision``) on top."""
     return camauth.main(
         {},
         **{
@@ -279,6 +281,7 @@ def camauth_app(url: str) -> Router:
             "camauth.secret": secrets.token_urlsafe(32),
             "camauth.lockout.threshold": NEVER,
             "camauth.lockout.ip_threshold": NEVER,
+            **settings,
         },
     )
 
@@ -367,19 +370,21 @@ def sqlite_database() -> Iterator[str]:
 
 
 @contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    """A fresh ``camauth_bench`` database on the server of ``server_url``; dropped after."""
+def postgres_database(server_url: str, name: str = BENCH_DATABASE) -> Iterator[str]:
+    """A fresh database ``name`` on the server of ``server_url``; dropped after."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise SystemExit(f"bench: not a plain database name: {name!r}")
     given = make_url(server_url)
     if not given.drivername.startswith("postgresql"):
         raise SystemExit(f"bench: --database-url must be a PostgreSQL URL, got {given.drivername}")
-    admin_url = given.set(database="postgres") if given.database == BENCH_DATABASE else given
-    bench_url = given.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+    admin_url = given.set(database="postgres") if given.database == name else given
+    bench_url = given.set(database=name).render_as_string(hide_password=False)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    drop = text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+    drop = text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     try:
         with admin.connect() as connection:
             connection.execute(drop)
-            connection.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
         engine = make_engine(bench_url)
         migrate.upgrade(engine)
         engine.dispose()
