@@ -40,9 +40,14 @@ def username_problem(username: str) -> str | None:
 
 
 EMAIL_MAX = 254
-# one "@", something either side, no spaces or control characters (which could
-# also break a mail header); whether it is deliverable only a mail can tell
-_EMAIL_RE = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+# RFC 5321 "dot-atom": what a mail server takes before the @ without quoting, so
+# the address means one mailbox, and nothing in it (",", ">", spaces, controls)
+# can make a mail header name another
+_LOCAL_PART_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+# labels of letters (any script), digits and inner hyphens; a top-level domain of
+# letters (or its IDNA form)
+_LABEL = r"[^\W_](?:(?:[^\W_]|-)*[^\W_])?"
+_DOMAIN_RE = re.compile(rf"(?:{_LABEL}\.)+(?:[^\W\d_]{{2,}}|xn--[a-z0-9-]+)", re.IGNORECASE)
 
 
 def email_problem(email: str) -> str | None:
@@ -50,29 +55,38 @@ def email_problem(email: str) -> str | None:
     email = email.strip()
     if not email:
         return "Enter an email address."
-    if len(email) > EMAIL_MAX:
+    if len(email) > EMAIL_MAX or len(email.casefold()) > EMAIL_MAX:
         return f"An email address has at most {EMAIL_MAX} characters."
-    if not _EMAIL_RE.fullmatch(email):
+    local_part, _, domain = email.partition("@")
+    if email.count("@") != 1 or not local_part or not domain:
         return "Enter an email address such as name@example.org."
-    local_part, _, domain = email.rpartition("@")
-    if not local_part.isascii():
-        # the SMTPUTF8 extension such addresses need is not something a mail
-        # server can be relied on to have; a mail that cannot be sent is worse
+    if not _LOCAL_PART_RE.fullmatch(local_part):
+        # non-ASCII needs the SMTPUTF8 extension, which a mail server cannot be
+        # relied on to have; a mail that cannot be sent is worse than a refusal
         return (
             "Use an email address whose part before the @ has only Latin letters, "
-            "digits and punctuation."
+            "digits and . _ - + (no spaces)."
         )
-    if mail_domain(domain) is None:
+    if not _DOMAIN_RE.fullmatch(domain) or mail_domain(domain) is None:
         return "Enter an email address such as name@example.org."
     return None
 
 
 def mail_domain(domain: str) -> str | None:
-    """The domain as mail headers carry it (international names in IDNA form), or None."""
+    """The domain as mail headers carry it (international names in IDNA form), or None.
+
+    None also when the IDNA form names another domain than the one typed: Python's
+    IDNA 2003 maps "ß" to "ss" and full-width letters to plain ones, so "faß.de"
+    would be mailed at "fass.de", someone else's domain.
+    """
     try:
-        return domain.encode("idna").decode("ascii")
+        ascii_domain = domain.encode("idna").decode("ascii")
+        typed = domain.encode("ascii").decode("idna") if domain.isascii() else domain.lower()
+        if ascii_domain.encode("ascii").decode("idna") != typed:
+            return None
     except UnicodeError:
         return None
+    return ascii_domain
 
 
 def mail_address(email: str) -> str:

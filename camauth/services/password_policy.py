@@ -13,16 +13,23 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from zxcvbn import zxcvbn
+from zxcvbn import matching, zxcvbn
 
 from ..settings import Settings
 
-# zxcvbn's cost grows steeply with length (measured: 40 characters ~13 ms, worst
-# ~50 ms; 72 characters ~100 ms, worst over 600 ms), and the check runs for
-# anyone who can post a registration form. A longer password is judged by its
-# first 40 characters, where a weak pattern still shows; 40 characters that
-# pass are far beyond the strongest score.
+# zxcvbn's cost grows steeply with length (measured: 40 random characters ~13 ms,
+# 72 ~100 ms), and the check runs for anyone who can post a registration form. A
+# longer password is judged by its first 40 characters, where a weak pattern
+# still shows; 40 characters that pass are far beyond the strongest score.
 ZXCVBN_MAX = 40
+# zxcvbn tries every reading of "l33t" characters (4 as a, 1 as i or l, ...): a
+# password full of them has hundreds of readings and took 1.5 s (18 distinct ones
+# in 40 characters). Beyond this many readings each l33t character is replaced by
+# a stand-in no dictionary holds, so the rest of zxcvbn still judges it.
+MAX_L33T_READINGS = 64
+_L33T_CHARACTERS = sorted({c for subs in matching.L33T_TABLE.values() for c in subs})
+# CJK code points 7 apart: in no dictionary, and never a sequence like "abc"
+_STAND_INS = {ord(c): 0x3400 + 7 * index for index, c in enumerate(_L33T_CHARACTERS)}
 # zxcvbn keeps the user's own words in a module-level dictionary that each call
 # replaces: two threads checking at once could score against each other's names.
 _ZXCVBN_LOCK = threading.Lock()
@@ -64,9 +71,19 @@ def _advice(result: dict[str, Any]) -> str:
     return " ".join(part for part in parts if part)
 
 
+def _bounded(password: str) -> str:
+    """What zxcvbn judges: the first characters, without too many l33t readings."""
+    judged = password[:ZXCVBN_MAX]
+    table = matching.relevant_l33t_subtable(judged, matching.L33T_TABLE)
+    if len(matching.enumerate_l33t_subs(table)) > MAX_L33T_READINGS:
+        judged = judged.translate(_STAND_INS)
+    return judged
+
+
 def strength(password: str, personal_words: list[str]) -> dict[str, Any]:
+    judged = _bounded(password)
     with _ZXCVBN_LOCK:
-        result: dict[str, Any] = zxcvbn(password[:ZXCVBN_MAX], user_inputs=personal_words)
+        result: dict[str, Any] = zxcvbn(judged, user_inputs=personal_words)
     return result
 
 

@@ -14,7 +14,13 @@ from datetime import timedelta
 
 from ..models import AccountToken, TokenPurpose, User, UserStatus
 from . import audit, lockout, mail_limits, tokens
-from .accounts import check_password_for, find_user_by_login, get_user, store_new_password
+from .accounts import (
+    check_password_for,
+    find_user,
+    find_user_by_email,
+    get_user,
+    store_new_password,
+)
 from .audit import Event
 from .context import Context
 from .tokens import LinkError, LinkProblem
@@ -41,10 +47,8 @@ def request_reset(ctx: Context, username_or_email: str) -> ResetMail | None:
     """
     mail_limits.check_address(ctx)
     login = username_or_email.strip()[:MAX_LOGIN]
-    user = find_user_by_login(ctx, login) if login else None
-    # locked-out accounts may recover (an attacker must not lock a person out of
-    # recovery); disabled and pending accounts cannot log in, so get nothing
-    eligible = user is not None and bool(user.email) and user.is_active
+    user = _account_for(ctx, login) if login else None
+    eligible = user is not None and _may_recover(user)
     # The same statements run whatever the account, so the answer's timing does not
     # tell whether it exists: the limit is counted (for no one: id 0), and a token
     # is stored, a decoy no link can use unless a mail goes out.
@@ -65,6 +69,23 @@ def request_reset(ctx: Context, username_or_email: str) -> ResetMail | None:
     if recipient is None or recipient.email is None:
         return None
     return ResetMail(user=recipient, email=recipient.email, token=token, valid_minutes=minutes)
+
+
+def _may_recover(user: User) -> bool:
+    """Locked-out accounts may recover (an attacker must not lock a person out of
+    recovery); disabled and pending accounts cannot log in, so get nothing."""
+    return bool(user.email) and user.is_active
+
+
+def _account_for(ctx: Context, login: str) -> User | None:
+    """The account a typed username or address asks for: the address's account
+    first, but not one that cannot recover when the username's account can (a
+    sign-up must not take over another person's recovery by using, as its address,
+    their username)."""
+    by_email = find_user_by_email(ctx, login) if "@" in login else None
+    if by_email is not None and _may_recover(by_email):
+        return by_email
+    return find_user(ctx, login) or by_email
 
 
 def _usable(ctx: Context, token: str) -> tuple[AccountToken, User]:

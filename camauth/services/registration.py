@@ -29,7 +29,7 @@ from .accounts import (
 )
 from .audit import Event
 from .context import Context
-from .password_policy import check_new_password
+from .password_policy import PasswordPolicyError, check_new_password
 from .tokens import LinkError, LinkProblem
 from .usernames import normalize_username
 
@@ -76,6 +76,20 @@ def register(ctx: Context, username: str, email: str, password: str) -> Registra
     if ctx.settings.registration == CLOSED:
         raise RegistrationClosed("Registration is closed; ask an administrator for an account.")
     mail_limits.check_address(ctx)
+    try:
+        return _register(ctx, username, email, password)
+    except (AccountError, PasswordPolicyError):
+        # refusals count towards the address's limit too: the form must not be a
+        # free oracle for which usernames exist
+        mail_limits.record(ctx, TokenPurpose.VERIFY_EMAIL, None, mailed=False)
+        raise
+
+
+def _register(ctx: Context, username: str, email: str, password: str) -> RegistrationMail | None:
+    if "@" in username:
+        # a username shaped like an address could be someone's address: whether it
+        # is taken would tell whether that address has an account
+        raise AccountError("Choose a username without @: your email address goes below.")
     # usernames are visible to others anyway; whether an address has an account is not
     check_username_available(ctx, username)
     problem = email_problem(email)
@@ -107,7 +121,12 @@ def register(ctx: Context, username: str, email: str, password: str) -> Registra
 
 
 def resend_verification(ctx: Context, user: User) -> RegistrationMail | None:
-    """A new link for a ``pending_email`` account (its owner just proved the password)."""
+    """A new link for a ``pending_email`` account (its owner just proved the password).
+
+    None while registration is closed: its links no longer work.
+    """
+    if ctx.settings.registration == CLOSED:
+        return None
     if user.status != UserStatus.PENDING_EMAIL.value or not user.email:
         return None
     mailed = mail_limits.account_may_receive(ctx, user.id)
@@ -121,6 +140,8 @@ def verify_email(ctx: Context, token: str) -> User:
     Raises :class:`LinkError`. A link for an account that is no longer waiting
     (an administrator approved it meanwhile) is spent and changes nothing.
     """
+    if ctx.settings.registration == CLOSED:
+        raise RegistrationClosed("Registration is closed; ask an administrator for an account.")
     row = tokens.find(ctx, token, TokenPurpose.VERIFY_EMAIL)
     user = get_user(ctx, row.user_id) if row.user_id is not None else None
     if user is None:

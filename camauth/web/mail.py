@@ -27,7 +27,7 @@ from pyramid_mailer.message import Message
 
 from ..models import User
 from ..services.accounts import mail_address
-from ..settings import Settings
+from ..settings import PREFIX, Settings, SettingsError
 from .context import app_settings
 from .rendering import TEMPLATE_ENV
 
@@ -157,5 +157,22 @@ def send_password_changed(request: Request, user: User) -> None:
     )
 
 
+def check_public_url(settings: Settings) -> None:
+    """Refuse to serve mail by SMTP with links built from the client's Host header.
+
+    A client chooses the Host it sends: without ``public_url`` a reset link for
+    someone else's account could point at the sender's site. (The command line
+    sends no mail, so only the web application checks this.)
+    """
+    if settings.mail_transport == "smtp" and not settings.public_url:
+        raise SettingsError(
+            f"{PREFIX}public_url: set CAMAUTH_PUBLIC_URL (or {PREFIX}public_url) to the "
+            "site's address, e.g. https://auth.example.org, so links in mails never come "
+            f"from a client's Host header (or use {PREFIX}mail.transport = file)"
+        )
+
+
 def includeme(config: Configurator) -> None:
-    config.registry[POSTMAN] = make_postman(app_settings(config.registry))
+    settings = app_settings(config.registry)
+    check_public_url(settings)
+    config.registry[POSTMAN] = make_postman(settings)

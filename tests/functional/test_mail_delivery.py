@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 import pytest
 import webtest
 
+from camauth import main
 from camauth.web import mail
 from camauth.web.mail import POSTMAN
 from camauth.web.views import recovery as recovery_views
 
-from ..conftest import make_app
+from ..conftest import make_app, read_mails
 from .conftest import browser, create_user
 
 
@@ -81,6 +82,24 @@ def smtp_app(ini_settings, clock, port: int):
         "camauth.public_url": "https://auth.example.org",
     }
     return make_app(settings, clock)
+
+
+def test_smtp_without_a_public_url_refuses_to_start(ini_settings):
+    """Links in mails must not come from the Host header a client sends."""
+    settings = {**ini_settings, "camauth.mail.transport": "smtp"}
+    with pytest.raises(SystemExit) as stopped:
+        main({}, **settings)
+    message = str(stopped.value)
+    assert message.startswith("camauth: camauth.public_url: set CAMAUTH_PUBLIC_URL")
+    assert "\n" not in message
+
+
+def test_without_a_public_url_the_file_transport_uses_the_request_host(app, mail_dir):
+    """Development (file transport) may build links from the request."""
+    create_user(app, "alice", email="alice@example.org")
+    ask_for_reset(browser(app), "alice")
+    [mail] = read_mails(mail_dir)
+    assert "http://localhost/password/reset/" in mail.body
 
 
 def ask_for_reset(client: webtest.TestApp, login: str, **kw) -> webtest.TestResponse:

@@ -386,6 +386,19 @@ def test_notices_to_an_owner_stop_after_the_hourly_limit(open_app, mail_dir):
     assert users(open_app) == ["alice"]
 
 
+NO_AT_IN_USERNAME = "Choose a username without @: your email address goes below."
+
+
+def test_a_username_with_at_is_refused_the_same_for_every_address(open_app):
+    """A sign-up username shaped like an address would be an oracle for which addresses
+    have accounts ("taken" or not): every such name gets the same refusal."""
+    create_user(open_app, "alice", email="alice@example.org")
+    for name in ("alice@example.org", "nobody@example.org"):
+        response = register(browser(open_app), name, "new@example.net", status=400)
+        assert error_text(response) == NO_AT_IN_USERNAME
+    assert users(open_app) == ["alice"]
+
+
 def test_a_username_that_is_someones_address_cannot_divert_their_recovery(open_app, mail_dir):
     """Registering the name 'alice@example.org' must not capture Alice's password recovery."""
     create_user(open_app, "alice", email="alice@example.org")
@@ -395,7 +408,9 @@ def test_a_username_that_is_someones_address_cannot_divert_their_recovery(open_a
         mallory.get(verify_link(mail_dir, "mallory@example.net"), status=303)
     else:
         assert response.status_int == 400
-        assert error_text(response) == "That username is already taken."
+        # refused for every address alike: whether it is taken would tell whether
+        # that address has an account
+        assert error_text(response) == NO_AT_IN_USERNAME
     alice = browser(open_app)
     form = alice.get("/password/forgot").forms["forgot-password"]
     form["login"] = "alice@example.org"
@@ -546,3 +561,18 @@ def test_cleanup_removes_unconfirmed_registrations(open_app, mail_dir, clock):
     assert users(open_app) == ["carol"]
     assert [e.target_name for e in audit_events(open_app, "user_deleted")] == ["bob"]
     register(client, "bob")  # the name and the address may be used again
+
+
+def test_closing_registration_stops_links_waiting_for_confirmation(app_factory, mail_dir):
+    """A sign-up made while registration was open cannot become active once it is
+    closed (confirming under ``closed`` would skip the approval it once needed)."""
+    approval = app_factory(registration="approval")
+    register(browser(approval), "bob")
+    link = verify_link(mail_dir, "bob@example.org")
+    closed = app_factory(registration="closed")
+    browser(closed).get(link, status=404)
+    assert find_user(closed, "bob").status == UserStatus.PENDING_EMAIL.value
+    # and logging in with the password mails no new link while closed
+    page = login(browser(closed), "bob", GOOD_PASSWORD, status=403)
+    assert RESENT.strip() not in page.text
+    assert len(read_mails(mail_dir)) == 1

@@ -131,6 +131,7 @@ def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
         "sqlalchemy.url = sqlite:///%(here)s/camauth.sqlite\n"
         f"camauth.secret = {TEST_SECRET}\n"
         "camauth.session.cookie_secure = false\n"
+        f"camauth.public_url = http://127.0.0.1:{port}\n"
         f"{argon2}\n"
         "\n[server:main]\n"
         "use = egg:waitress#main\n"

@@ -213,3 +213,34 @@ def test_ensure_first_admin_does_nothing_when_any_user_exists(ctx):
     add_user(ctx)
     assert accounts.ensure_first_admin(ctx) is None
     assert accounts.find_user(ctx, "admin") is None
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "victim@example.org,x.y",  # a list: the envelope went to victim@example.org
+        "victim@example.org>z.y",
+        "victim@ex\uff41mple.org",  # full-width "a": IDNA maps it to example.org
+        "anna@faß.de",  # IDNA 2003 maps "ß" to "ss": fass.de is someone else's domain
+        "a@" + "ﬃ." * 80 + "de",  # casefolding lengthens it past the column
+        "ålice@example.org",  # needs SMTPUTF8
+        "alice@ex_ample.org",
+        "a@b@example.org",
+    ],
+)
+def test_addresses_that_would_reach_another_mailbox_are_refused(email):
+    assert accounts.email_problem(email) is not None
+
+
+@pytest.mark.parametrize(
+    ("email", "header"),
+    [
+        ("alice@example.org", "alice@example.org"),
+        ("o'brien+tag@sub.example.co.uk", "o'brien+tag@sub.example.co.uk"),
+        ("alice@exämple.org", "alice@xn--exmple-cua.org"),
+        ("alice@xn--exmple-cua.org", "alice@xn--exmple-cua.org"),
+    ],
+)
+def test_ordinary_and_international_addresses_are_accepted(email, header):
+    assert accounts.email_problem(email) is None
+    assert accounts.mail_address(email) == header

@@ -500,3 +500,23 @@ def test_a_decoy_token_opens_nothing(user_ctx):
     with pytest.raises(LinkError) as refused:
         recovery.check_reset_link(user_ctx, decoy)
     assert refused.value.problem is LinkProblem.UNKNOWN
+
+
+def test_an_address_held_by_an_account_that_cannot_recover_does_not_block_a_username(
+    user_ctx,
+):
+    """User 'alice@corp.org' recovers by typing their username even when a pending
+    sign-up uses that string as its address."""
+    add_user(user_ctx, "alice@corp.org", email="alice.smith@corp.org")
+    add_user(user_ctx, "mallory", email="alice@corp.org", status=UserStatus.PENDING_EMAIL)
+    mail = ask(user_ctx, "alice@corp.org")
+    assert mail is not None
+    assert (mail.user.username, mail.email) == ("alice@corp.org", "alice.smith@corp.org")
+
+
+def test_an_address_wins_over_a_username_when_both_can_recover(user_ctx):
+    add_user(user_ctx, "bob@corp.org", email="bob.other@corp.org")
+    add_user(user_ctx, "robert", email="bob@corp.org")
+    mail = ask(user_ctx, "bob@corp.org")
+    assert mail is not None
+    assert mail.user.username == "robert"

@@ -18,7 +18,7 @@ from ...services.tokens import LinkError
 from ..context import app_settings
 from ..forms import form_controls, make_form, register_schema
 from ..mail import public_url, send_mail
-from ..navigation import see_other
+from ..navigation import commit_anyway, see_other
 from ..refusals import link_problem_page, too_many_requests_page
 from ..rendering import form_html, render_page
 
@@ -90,7 +90,8 @@ def register_submit(request: Request) -> Response:
     except TooManyRequests as refused:
         return too_many_requests_page(request, refused)
     except (AccountError, PasswordPolicyError) as refused:
-        return _page(request, form.render(kept), 400, str(refused))
+        # committed: the refusal counts towards the address's limit
+        return commit_anyway(_page(request, form.render(kept), 400, str(refused)))
     except IntegrityError:
         # another registration took the name or address between our check and insert
         request.tm.doom()
@@ -103,6 +104,8 @@ def register_submit(request: Request) -> Response:
 
 @view_config(route_name=VERIFY, request_method="GET")
 def verify(request: Request) -> Response:
+    # closing registration also stops sign-ups still waiting for confirmation
+    _require_open(request)
     try:
         user = registration.verify_email(request.camauth, request.matchdict["token"])
     except LinkError as problem:
