@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 import webtest
@@ -239,3 +239,21 @@ def app_on_engine(engine: Engine, clock: FakeClock, **settings: str) -> Any:
     app = config.make_wsgi_app()
     app.registry["camauth.clock"] = clock
     return app
+
+
+def location(response: webtest.TestResponse) -> str:
+    """The redirect's path and query (WebOb may make the Location absolute)."""
+    assert response.status_int == 303, response.status
+    parts = urlsplit(response.headers["Location"])
+    assert parts.netloc in ("", "localhost"), response.headers["Location"]
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def flashes(page: webtest.TestResponse) -> list[str]:
+    return [node.get_text(strip=True) for node in page.html.select('[role="status"]')]
+
+
+def logged_in(app: Any, username: str = "alice", password: str = GOOD_PASSWORD, **kw: str):
+    client = browser(app, **kw)
+    assert location(submit_login(client, username, password)) == "/"
+    return client

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import webtest
@@ -24,7 +23,10 @@ from .conftest import (
     error_text,
     failure_count,
     field_errors,
+    flashes,
     get_user,
+    location,
+    logged_in,
     session_rows,
     submit_login,
 )
@@ -37,24 +39,6 @@ LOCKED_LOGIN = (
     "Too many failed attempts: logging in to this account is locked until 2026-01-05 09:10 UTC."
 )
 LOCKED_CHANGE = "Too many failed attempts: try again after 2026-01-05 09:10 UTC."
-
-
-def location(response: webtest.TestResponse) -> str:
-    """The redirect's path and query (WebOb may make the Location absolute)."""
-    assert response.status_int == 303, response.status
-    parts = urlsplit(response.headers["Location"])
-    assert parts.netloc in ("", "localhost"), response.headers["Location"]
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def flashes(page: webtest.TestResponse) -> list[str]:
-    return [node.get_text(strip=True) for node in page.html.select('[role="status"]')]
-
-
-def logged_in(app: Any, username: str = "alice", password: str = GOOD_PASSWORD, **kw: str):
-    client = browser(app, **kw)
-    assert location(submit_login(client, username, password)) == "/"
-    return client
 
 
 def submit_change(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import webtest
@@ -17,7 +16,10 @@ from .conftest import (
     error_text,
     failure_count,
     field_errors,
+    flashes,
     get_user,
+    location,
+    logged_in,
     submit_login,
 )
 
@@ -30,24 +32,6 @@ FORM_EXPIRED = (
     "or cookies are blocked. Go back, reload the page and try again."
 )
 URLENCODED = "application/x-www-form-urlencoded"
-
-
-def location(response: webtest.TestResponse) -> str:
-    """The redirect's path and query (WebOb may make the Location absolute)."""
-    assert response.status_int == 303, response.status
-    parts = urlsplit(response.headers["Location"])
-    assert parts.netloc in ("", "localhost"), response.headers["Location"]
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def flashes(page: webtest.TestResponse) -> list[str]:
-    return [node.get_text(strip=True) for node in page.html.select('[role="status"]')]
-
-
-def logged_in(app: Any, username: str = "alice", password: str = GOOD_PASSWORD, **kw: str):
-    client = browser(app, **kw)
-    assert location(submit_login(client, username, password)) == "/"
-    return client
 
 
 def csrf_of(page: webtest.TestResponse) -> str:
