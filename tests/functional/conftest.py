@@ -228,6 +228,8 @@ def app_on_engine(engine: Engine, clock: FakeClock, **settings: str) -> Any:
             "sqlalchemy.url": str(engine.url),
             "camauth.secret": TEST_SECRET,
             "camauth.session.cookie_secure": "false",
+            # these apps send no mail; SMTP needs the public address links are built on
+            "camauth.public_url": "http://localhost",
             **FAST_ARGON2,
             **{f"camauth.{key}": value for key, value in settings.items()},
         }

@@ -136,6 +136,8 @@ def _settings(url: str, **extra: str) -> dict[str, Any]:
         "sqlalchemy.url": url,
         "camauth.secret": TEST_SECRET,
         "camauth.session.cookie_secure": "false",
+        # these apps send no mail; SMTP needs the public address links are built on
+        "camauth.public_url": "http://localhost",
         **FAST_ARGON2,
         **extra,
     }
