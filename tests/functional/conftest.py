@@ -6,6 +6,7 @@ helpers only set things up and look at the tables afterwards.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -259,3 +260,35 @@ def logged_in(app: Any, username: str = "alice", password: str = GOOD_PASSWORD, 
     client = browser(app, **kw)
     assert location(submit_login(client, username, password)) == "/"
     return client
+
+
+def at_the_same_moment(count: int, prepare: Callable[[int], Callable[[], Any]]) -> list[Any]:
+    """Run ``count`` requests at once: ``prepare(n)`` sets one up (its own browser,
+    cookies and CSRF token) and returns what sends it; all are sent together after a
+    barrier. Returns the results; any error in a thread fails the test."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(number: int) -> None:
+        try:
+            send = prepare(number)
+            barrier.wait(timeout=60)
+            result = send()
+            with lock:
+                results.append(result)
+        except BaseException as error:  # reported in the main thread
+            barrier.abort()
+            with lock:
+                errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads), "a request never finished"
+    assert errors == []
+    assert len(results) == count
+    return results

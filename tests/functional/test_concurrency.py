@@ -8,7 +8,7 @@ its own engine through the registry, as here).
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,15 @@ from camauth.db import make_engine
 from camauth.models import UNTRUSTED_SCOPE, Lockout
 
 from ..conftest import GOOD_PASSWORD, login
-from .conftest import app_on_engine, audit_events, browser, create_user, failure_count, scalar
+from .conftest import (
+    app_on_engine,
+    at_the_same_moment,
+    audit_events,
+    browser,
+    create_user,
+    failure_count,
+    scalar,
+)
 
 ATTACKERS = 30
 
@@ -43,35 +51,15 @@ def concurrent_app(postgres_url, clock):
 
 def parallel_wrong_passwords(app: Any, username: str, count: int) -> list[int]:
     """``count`` browsers post a wrong password for ``username`` at the same moment."""
-    barrier = threading.Barrier(count)
-    statuses: list[int] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def attack(number: int) -> None:
-        try:
-            client = browser(app, ip=f"198.51.100.{number + 1}")
-            form = client.get("/login").forms["login"]  # its own CSRF cookie
-            form["username"] = username
-            form["password"] = f"wrong password {number}"
-            barrier.wait(timeout=60)
-            response = form.submit("submit", status="*")
-            with lock:
-                statuses.append(response.status_int)
-        except BaseException as error:  # reported in the main thread
-            barrier.abort()
-            with lock:
-                errors.append(error)
+    def prepare(number: int) -> Callable[[], int]:
+        client = browser(app, ip=f"198.51.100.{number + 1}")
+        form = client.get("/login").forms["login"]  # its own CSRF cookie
+        form["username"] = username
+        form["password"] = f"wrong password {number}"
+        return lambda: form.submit("submit", status="*").status_int
 
-    threads = [threading.Thread(target=attack, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads), "a request never finished"
-    assert errors == []
-    assert len(statuses) == count
-    return statuses
+    return at_the_same_moment(count, prepare)
 
 
 def untrusted_lock(app: Any, username: str) -> datetime | None:

@@ -5,7 +5,7 @@ Also parallel registrations of one name on PostgreSQL: exactly one account.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from ..conftest import GOOD_PASSWORD, app_context, login, read_mails
 from .conftest import (
     app_on_engine,
     assert_no_traceback,
+    at_the_same_moment,
     browser,
     create_user,
     error_text,
@@ -354,33 +355,13 @@ def racing_app(postgres_url, clock, tmp_path):
 
 def race(app: Any, make_fields) -> list[webtest.TestResponse]:
     """RACERS browsers (own cookies and CSRF token) post at the same moment."""
-    barrier = threading.Barrier(RACERS)
-    responses: list[webtest.TestResponse] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def run(number: int) -> None:
-        try:
-            racer = browser(app, ip=f"198.51.100.{number + 1}")
-            fields = fields_for(racer, **make_fields(number))
-            barrier.wait(timeout=60)
-            response = racer.post("/register", fields, status="*")
-            with lock:
-                responses.append(response)
-        except BaseException as error:  # reported in the main thread
-            barrier.abort()
-            with lock:
-                errors.append(error)
+    def prepare(number: int) -> Callable[[], webtest.TestResponse]:
+        racer = browser(app, ip=f"198.51.100.{number + 1}")
+        fields = fields_for(racer, **make_fields(number))
+        return lambda: racer.post("/register", fields, status="*")
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads), "a request never finished"
-    assert errors == []
-    assert len(responses) == RACERS
-    return responses
+    return at_the_same_moment(RACERS, prepare)
 
 
 TAKEN = ("That username is already taken.", "was taken a moment ago")
