@@ -24,7 +24,7 @@ from . import migrate
 from .clock import utcnow
 from .db import make_engine, make_session_factory
 from .models import UserStatus
-from .services import accounts, audit, housekeeping, lockout, sessions
+from .services import accounts, audit, housekeeping, lockout, mfa, sessions
 from .services.context import Context
 from .services.password_policy import PasswordPolicyError
 from .services.passwords import Passwords
@@ -102,6 +102,41 @@ def _status_command(status: UserStatus, verb: str) -> Command:
         print(f"{user.username!r} {verb}.")
 
     return command
+
+
+def read_line(stdin: TextIO, prompt: str, *, secret: bool = False) -> str:
+    """One answer from a prompt (hidden for secrets) or the next line of standard input."""
+    if stdin.isatty():
+        return getpass.getpass(prompt) if secret else input(prompt)
+    line = stdin.readline()
+    if not line:
+        raise CommandError(f"standard input ended before the {prompt.rstrip(': ').lower()}")
+    return line.rstrip("\r\n")
+
+
+def cmd_add_token(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    user = _user(ctx, args.username)
+    secret = read_line(stdin, "Token secret: ", secret=True)
+    code = read_line(stdin, "Code the token shows now: ")
+    drift = mfa.enrol_hardware(
+        ctx,
+        user,
+        secret,
+        code,
+        digits=args.digits,
+        period=args.period,
+        algorithm=args.algorithm,
+        hexadecimal=args.hex,
+        replace=args.replace,
+    )
+    clock = f" (its clock is {drift:+d} steps off; that is learned)" if drift else ""
+    print(f"Hardware token enrolled for {user.username!r}{clock}.")
+
+
+def cmd_remove_two_factor(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    user = _user(ctx, args.username)
+    mfa.remove(ctx, user)
+    print(f"Two-factor authentication of {user.username!r} removed; their sessions were ended.")
 
 
 def cmd_list_users(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
@@ -182,6 +217,19 @@ def build_parser() -> argparse.ArgumentParser:
         ("approve", _status_command(UserStatus.ACTIVE, "approved"), "approve a registration"),
     ):
         add(name, handler, help_text).add_argument("username")
+    token = add(
+        "add-token",
+        cmd_add_token,
+        "enrol a hardware token: its secret, then a code it shows, on prompt/stdin",
+    )
+    token.add_argument("username")
+    token.add_argument("--period", type=int, choices=(30, 60), default=30)
+    token.add_argument("--digits", type=int, choices=(6, 8), default=6)
+    token.add_argument("--algorithm", choices=("sha1", "sha256"), default="sha1")
+    token.add_argument("--hex", action="store_true", help="the secret is hexadecimal, not base32")
+    token.add_argument("--replace", action="store_true", help="replace existing two-factor")
+    remove = add("remove-two-factor", cmd_remove_two_factor, "remove a user's two-factor")
+    remove.add_argument("username")
     add("list-users", cmd_list_users, "list users")
     add("sessions", cmd_sessions, "list live sessions").add_argument("username", nargs="?")
     end = add("end-sessions", cmd_end_sessions, "end a user's sessions, or --all")
@@ -227,7 +275,7 @@ def run(argv: Sequence[str], stdin: TextIO) -> int:
     except UnicodeError:
         print("camauth: standard input is not valid UTF-8 text", file=sys.stderr)
         return 1
-    except (CommandError, accounts.AccountError, PasswordPolicyError) as error:
+    except (CommandError, accounts.AccountError, PasswordPolicyError, mfa.TwoFactorError) as error:
         print(f"camauth: {error}", file=sys.stderr)
         return 1
     except SQLAlchemyError as error:

@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent
 from .meta import Base
+from .mfa import RecoveryCode, TotpAlgorithm, TwoFactorCredential, TwoFactorKind
 from .security import UNTRUSTED_SCOPE, Lockout, LoginFailure
 from .tokens import AccountToken, MailRequest, TokenPurpose
 from .user import User, UserStatus
@@ -15,8 +16,12 @@ __all__ = [
     "Lockout",
     "LoginFailure",
     "MailRequest",
+    "RecoveryCode",
     "SessionKind",
     "TokenPurpose",
+    "TotpAlgorithm",
+    "TwoFactorCredential",
+    "TwoFactorKind",
     "User",
     "UserStatus",
     "WebSession",

@@ -38,11 +38,18 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     terms_revision: Mapped[str | None] = mapped_column(String(100))
     terms_agreed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # set while the user has a two-factor credential: the required-actions gate
+    # reads it on every page from the session's one query, without a join
+    two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     @property
     def is_active(self) -> bool:
         return self.status == UserStatus.ACTIVE.value
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.two_factor_enabled_at is not None
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username!r}>"

@@ -34,6 +34,12 @@ class Event(enum.StrEnum):
     USER_ENABLED = "user_enabled"
     USER_APPROVED = "user_approved"
     USER_DELETED = "user_deleted"
+    TWO_FACTOR_ENROLLED = "two_factor_enrolled"
+    TWO_FACTOR_REMOVED = "two_factor_removed"
+    TWO_FACTOR_WRONG_CODE = "two_factor_wrong_code"
+    TWO_FACTOR_REPLAY_REFUSED = "two_factor_replay_refused"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
 
 
 def record(

@@ -1,7 +1,13 @@
-"""The login decision: throttle → lockout → credentials → account status.
+"""The login decision: throttle → lockout → credentials → account status → second
+factor; and re-authentication of someone already logged in.
 
-Two-factor and required actions come after this decision, in the web layer's
-login flow; this module answers only "may these credentials start a session?".
+Required actions come after this decision, in the web layer; this module
+answers only "may these credentials start a session?".
+
+A right password for a user with two-factor is not yet a login: it resets no
+failure count and is not audited as a success, so knowing the password does
+not let anyone guess codes past the lockout. Wrong codes count as failures of
+the same username and scope as wrong passwords.
 """
 
 from __future__ import annotations
@@ -11,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..models import UNTRUSTED_SCOPE, User, UserStatus
-from . import accounts, audit, lockout
+from . import accounts, audit, lockout, mfa, recovery_codes
 from .audit import Event
 from .context import Context
+from .totp import Match
 
 
 class Outcome(enum.Enum):
@@ -22,6 +29,8 @@ class Outcome(enum.Enum):
     LOCKED = "locked"
     THROTTLED = "throttled"
     PENDING = "pending"  # right password, account waiting for approval or email
+    SECOND_FACTOR = "second_factor"  # right password; a code must follow
+    WRONG_CODE = "wrong_code"  # the second step's code (or recovery code) was not right
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class LoginResult:
     user: User | None = None
     until: datetime | None = None  # for LOCKED and THROTTLED
     scope: str = UNTRUSTED_SCOPE
+    message: str = ""  # for WRONG_CODE: what was wrong with it
+    recovery_codes_left: int | None = None  # after logging in with a recovery code
 
 
 def authenticate(
@@ -71,14 +82,111 @@ def authenticate(
         user.password_hash = checked.new_hash
     if not user.is_active:
         return LoginResult(Outcome.PENDING, user=user, scope=scope)
+    if user.has_two_factor:
+        return LoginResult(Outcome.SECOND_FACTOR, user=user, scope=scope)
+    _succeed(ctx, user, scope, held, {"two_factor": "none"})
+    return LoginResult(Outcome.OK, user=user, scope=scope)
 
+
+def _succeed(
+    ctx: Context, user: User, scope: str, held: lockout.HeldLock, details: dict[str, object]
+) -> None:
     if held.exists:  # a scope that never failed has nothing to reset
-        lockout.reset_after_success(ctx, key, scope)
+        lockout.reset_after_success(ctx, user.username_key, scope)
     user.last_login_at = ctx.clock()
+    device = "untrusted" if scope == UNTRUSTED_SCOPE else "trusted"
     audit.record(
         ctx.acting_as(user.id, user.username),
         Event.LOGIN_SUCCESS,
         target=user,
-        details={"device": "trusted" if trusted_device else "untrusted"},
+        details={"device": device, **details},
     )
+
+
+def _code_event(match: Match) -> Event:
+    return Event.TWO_FACTOR_REPLAY_REFUSED if match is Match.REPLAY else Event.TWO_FACTOR_WRONG_CODE
+
+
+def _refused(
+    ctx: Context, user: User, scope: str, reason: str, event: Event, message: str
+) -> LoginResult:
+    """Count a wrong password or code as a login failure of ``scope``."""
+    failure = lockout.record_failure(
+        ctx, user.username_key, scope=scope, user=user, reason=reason, event=event
+    )
+    if failure.locked_until is not None:
+        return LoginResult(Outcome.LOCKED, user=user, until=failure.locked_until, scope=scope)
+    return LoginResult(Outcome.WRONG_CODE, user=user, scope=scope, message=message)
+
+
+def _hold_unless_refused(ctx: Context, user: User, scope: str) -> lockout.HeldLock | LoginResult:
+    """The throttle and lock checks before a code is looked at; holding the lock row
+    makes parallel guesses for one username and scope count one after another."""
+    throttled = lockout.ip_throttled_until(ctx, ctx.origin.ip)
+    if throttled is not None:
+        return LoginResult(Outcome.THROTTLED, user=user, until=throttled, scope=scope)
+    held = lockout.hold_lock_row(ctx, user.username_key, scope)
+    if held.until is not None:
+        return LoginResult(Outcome.LOCKED, user=user, until=held.until, scope=scope)
+    return held
+
+
+def second_factor(
+    ctx: Context, user_id: int, code: str, *, scope: str, recovery: bool = False
+) -> LoginResult:
+    """The second step of a login whose password was right: a code from the
+    device, or (``recovery``) one of the user's recovery codes."""
+    user = accounts.get_user(ctx, user_id)
+    if user is None or not user.is_active or not user.has_two_factor:
+        # deleted, disabled or two-factor removed since the password step
+        return LoginResult(Outcome.INVALID, scope=scope)
+    held = _hold_unless_refused(ctx, user, scope)
+    if isinstance(held, LoginResult):
+        return held
+    if recovery:
+        left = mfa.use_recovery_code(ctx, user, code)
+        if left is None:
+            message = "That is not one of your unused recovery codes."
+            event = Event.TWO_FACTOR_WRONG_CODE
+            return _refused(ctx, user, scope, "recovery_code", event, message)
+        _succeed(ctx, user, scope, held, {"two_factor": "recovery_code"})
+        return LoginResult(Outcome.OK, user=user, scope=scope, recovery_codes_left=left)
+    check = mfa.CodeChecker(ctx, user).check(code)
+    if not check.ok:
+        reason = f"code_{check.verdict.match.value}"
+        event = _code_event(check.verdict.match)
+        return _refused(ctx, user, scope, reason, event, check.message)
+    _succeed(ctx, user, scope, held, {"two_factor": "code"})
+    return LoginResult(Outcome.OK, user=user, scope=scope)
+
+
+REAUTH_REFUSED = "The password or authentication code is not correct."
+
+
+def reauthenticate(
+    ctx: Context, user: User, password: str, code: str = "", *, scope: str = UNTRUSTED_SCOPE
+) -> LoginResult:
+    """Someone logged in proves again that they are ``user``: the password, and a
+    code (or a recovery code) when two-factor is set up. Wrong answers count
+    toward lockout, and a locked account cannot re-authenticate, so a taken-over
+    session cannot be used to guess either."""
+    held = _hold_unless_refused(ctx, user, scope)
+    if isinstance(held, LoginResult):
+        return held
+    if not ctx.passwords.verify(user.password_hash, password).ok:
+        event = Event.LOGIN_FAILURE
+        return _refused(ctx, user, scope, "reauth_password", event, REAUTH_REFUSED)
+    if not user.has_two_factor:
+        return LoginResult(Outcome.OK, user=user, scope=scope)
+    if recovery_codes.looks_like_recovery_code(code):
+        left = mfa.use_recovery_code(ctx, user, code)
+        if left is None:
+            event = Event.TWO_FACTOR_WRONG_CODE
+            return _refused(ctx, user, scope, "reauth_recovery_code", event, REAUTH_REFUSED)
+        return LoginResult(Outcome.OK, user=user, scope=scope, recovery_codes_left=left)
+    check = mfa.CodeChecker(ctx, user).check(code)
+    if not check.ok:
+        message = REAUTH_REFUSED if check.verdict.match is Match.WRONG else check.message
+        reason = f"reauth_code_{check.verdict.match.value}"
+        return _refused(ctx, user, scope, reason, _code_event(check.verdict.match), message)
     return LoginResult(Outcome.OK, user=user, scope=scope)

@@ -120,7 +120,10 @@ def record_failure(
     scope: str = UNTRUSTED_SCOPE,
     user: User | None = None,
     reason: str = "password",
+    event: Event = Event.LOGIN_FAILURE,
 ) -> FailureResult:
+    """Count a failed attempt (a wrong password or code) of ``scope`` and lock it on
+    every ``threshold``-th; audited as ``event``."""
     now = ctx.clock()
     counted_since = _lock_row_for_update(ctx, username_key, scope)
     origin = ctx.origin
@@ -142,7 +145,7 @@ def record_failure(
         "scope": "device" if scope else "untrusted",
         "reason": reason,
     }
-    audit.record(ctx, Event.LOGIN_FAILURE, target=user, target_name=username_key, details=details)
+    audit.record(ctx, event, target=user, target_name=username_key, details=details)
     minutes = lock_minutes(ctx, failures)
     if not minutes:
         return FailureResult(failures, None)

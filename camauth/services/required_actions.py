@@ -8,6 +8,7 @@ from datetime import timedelta
 from ..clock import Clock
 from ..models import User
 from ..settings import Settings
+from .mfa import required_for
 from .terms import owes_terms
 
 
@@ -16,6 +17,7 @@ class Action(enum.StrEnum):
 
     CHANGE_PASSWORD = "change_password"
     AGREE_TERMS = "agree_terms"
+    SET_UP_TWO_FACTOR = "set_up_two_factor"
 
 
 def password_expired(settings: Settings, clock: Clock, user: User) -> bool:
@@ -35,4 +37,6 @@ def next_action(settings: Settings, clock: Clock, user: User) -> Action | None:
         return Action.CHANGE_PASSWORD
     if owes_terms(settings, user):
         return Action.AGREE_TERMS
+    if not user.has_two_factor and required_for(settings, user):
+        return Action.SET_UP_TWO_FACTOR
     return None

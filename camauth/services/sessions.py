@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from ..models import SessionKind, User, WebSession
 from ..settings import Settings
@@ -143,6 +143,17 @@ def create_session(
     ctx.db.add(row)
     ctx.db.flush()
     return token, row
+
+
+def mark_authenticated(ctx: Context, session_id: int) -> datetime:
+    """The person proved who they are again (password, and code): re-authentication
+    counts from now. Returns the time stored."""
+    now = ctx.clock()
+    execute_bulk(
+        ctx.db,
+        update(WebSession).where(WebSession.id == session_id).values(authenticated_at=now),
+    )
+    return now
 
 
 def end_session(ctx: Context, row: WebSession, *, reason: str = "ended") -> None:

@@ -20,9 +20,21 @@ def includeme(config: Configurator) -> None:
     config.add_tween("camauth.web.headers.security_headers_tween_factory")
 
     config.add_route("camauth.login", "/login")
+    config.add_route("camauth.login.two_factor", "/login/two-factor")
+    config.add_route("camauth.login.recovery_code", "/login/recovery-code")
     config.add_route("camauth.logout", "/logout")
     config.add_route("camauth.account.password", "/account/password")
     config.add_route("camauth.account.terms", "/account/terms")
+    config.add_route("camauth.account.two_factor", "/account/two-factor")
+    config.add_route("camauth.account.two_factor.disable", "/account/two-factor/disable")
+    config.add_route("camauth.account.recovery_codes", "/account/two-factor/recovery-codes")
+    config.add_route(
+        "camauth.account.recovery_codes.download", "/account/two-factor/recovery-codes.txt"
+    )
+    config.add_route(
+        "camauth.account.recovery_codes.saved", "/account/two-factor/recovery-codes/saved"
+    )
+    config.add_route("camauth.reauthenticate", "/account/reauthenticate")
     config.add_route("camauth.password.forgot", "/password/forgot")
     config.add_route("camauth.password.reset", "/password/reset/{token}")
     config.add_route("camauth.register", "/register")
@@ -30,6 +42,9 @@ def includeme(config: Configurator) -> None:
     config.add_route("camauth.healthz", "/healthz")
     config.scan(".views.login")
     config.scan(".views.account")
+    config.scan(".views.two_factor_login")
+    config.scan(".views.two_factor")
+    config.scan(".views.reauth")
     config.scan(".views.recovery")
     config.scan(".views.register")
     config.scan(".views.health")

@@ -168,6 +168,53 @@ def register_schema(request: Request) -> colander.SchemaNode:
     return schema.bind(request=request)
 
 
+MAX_CODE = 64  # far longer than any code, short enough to refuse garbage early
+
+
+def code_node(name: str = "code", title: str = "Authentication code") -> colander.SchemaNode:
+    """A one-time code from a device, or a recovery code; checked by the service."""
+    attributes = {"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}
+    if name == "code":
+        attributes["inputmode"] = "numeric"
+    return colander.SchemaNode(
+        colander.String(),
+        name=name,
+        title=title,
+        preparer=_strip,
+        validator=_max_length(MAX_CODE),
+        widget=deform.widget.TextInputWidget(attributes=attributes),
+    )
+
+
+def second_step_schema(request: Request, *, recovery: bool) -> colander.SchemaNode:
+    """The login's second step: a code from the device, or a recovery code."""
+    schema = CSRFSchema()
+    schema.add(code_node("recovery_code", "Recovery code") if recovery else code_node())
+    return schema.bind(request=request)
+
+
+def enable_two_factor_schema(request: Request) -> colander.SchemaNode:
+    schema = CSRFSchema()
+    schema.add(code_node())
+    schema.add(next_node())
+    return schema.bind(request=request)
+
+
+def reauthenticate_schema(request: Request, *, with_code: bool) -> colander.SchemaNode:
+    """The password again, and a code when two-factor is set up (also what turning
+    two-factor off asks for)."""
+    settings = app_settings(request.registry)
+    schema = CSRFSchema()
+    schema.add(password_node("password", "Password", "current-password", settings))
+    if with_code:
+        node = code_node()
+        node.description = "From your authenticator app or token, or one of your recovery codes."
+        node.widget.attributes.pop("inputmode", None)
+        schema.add(node)
+    schema.add(next_node())
+    return schema.bind(request=request)
+
+
 def confirm_schema(request: Request) -> colander.SchemaNode:
     """A form that is only a button (agree to the terms), remembering where to go next."""
     schema = CSRFSchema()

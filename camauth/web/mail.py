@@ -157,6 +157,22 @@ def send_password_changed(request: Request, user: User) -> None:
     )
 
 
+def send_two_factor_changed(request: Request, user: User, *, turned_on: bool) -> None:
+    """Tell the account's owner two-factor was turned on or off on their account."""
+    if not user.email:
+        return
+    state = "on" if turned_on else "off"
+    send_mail(
+        request,
+        user.email,
+        f"Two-factor authentication was turned {state}",
+        "two_factor_changed.txt",
+        username=user.username,
+        turned_on=turned_on,
+        recover=public_url(request, "camauth.password.forgot"),
+    )
+
+
 def check_public_url(settings: Settings) -> None:
     """Refuse to serve mail by SMTP with links built from the client's Host header.
 

@@ -57,6 +57,7 @@ def _links(request: Request) -> dict[str, str]:
             "logout": request.route_path("camauth.logout"),
             "account_password": request.route_path("camauth.account.password"),
             "account_terms": request.route_path("camauth.account.terms"),
+            "account_two_factor": request.route_path("camauth.account.two_factor"),
             "forgot_password": request.route_path("camauth.password.forgot"),
             "register": request.route_path("camauth.register"),
             "home": home_path(request),

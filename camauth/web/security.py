@@ -2,6 +2,8 @@
 
 Permissions camauth's views (and a host application's) use:
 
+- ``SIGNED_IN``: logged in, whatever actions are owed (re-authentication, which
+  any page may send someone to);
 - ``VIEW``: logged in and owing no required action (PRODUCT §7);
 - ``ADMIN``: the same, and an administrator;
 - ``action_permission(action)``: logged in, and either owing nothing or owing
@@ -22,6 +24,7 @@ from pyramid.security import Allowed, Denied, PermitsResult
 from ..models import User
 from ..services.required_actions import Action, next_action
 
+SIGNED_IN = "camauth.signed_in"
 VIEW = "camauth.view"
 ADMIN = "camauth.admin"
 _ACTION_PREFIX = "camauth.action:"
@@ -60,6 +63,8 @@ class SecurityPolicy:
                 return Denied("not logged in")
             # a host application's own permission may be granted to everyone
             return ACLHelper().permits(context, ["system.Everyone"], permission)
+        if permission == SIGNED_IN:
+            return Allowed("logged in")
         owed = owed_action(request)
         if permission.startswith(_ACTION_PREFIX):
             wanted = permission[len(_ACTION_PREFIX) :]

@@ -166,6 +166,12 @@ class DatabaseSession(dict[str, Any]):
         self.user = user
         self.new = False
 
+    def mark_authenticated(self) -> None:
+        """Re-authentication succeeded: the session counts as freshly logged in."""
+        if self.record is not None:
+            ctx = anonymous_context(self.request)
+            self.record.authenticated_at = sessions.mark_authenticated(ctx, self.record.id)
+
     @property
     def authenticated_age(self) -> timedelta | None:
         if self.record is None or self.record.authenticated_at is None:

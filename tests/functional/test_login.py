@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from sqlalchemy import func, select
 
@@ -275,7 +276,7 @@ def test_per_ip_throttle_against_password_spraying(app_factory):
     login(browser(app, ip="198.51.100.7"), "alice", GOOD_PASSWORD, status=303)
 
 
-def test_first_admin_must_change_password_before_anything_else(testapp, app):
+def test_first_admin_must_change_password_then_set_up_two_factor(testapp, app, clock):
     ctx = app_context(app)
     created = accounts.ensure_first_admin(ctx)
     assert created is not None
@@ -304,13 +305,27 @@ def test_first_admin_must_change_password_before_anything_else(testapp, app):
     form["new_password"] = NEW_PASSWORD
     form["confirm_password"] = NEW_PASSWORD
     done = form.submit("submit", status=303)
-    home = done.follow()
-    assert "Signed in as admin" in home.text
     assert get_user(app, admin_id).must_change_password is False
+    # the default policy (mfa.required_for = admins) asks for two-factor next
+    setup = done.follow(status=303)
+    assert location_path(setup) == "/account/two-factor?next=%2F"
+    page = setup.follow()
+    secret = page.html.select_one("#two-factor-secret").get_text().replace(" ", "")
+    form = page.forms["enable-two-factor"]
+    form["code"] = pyotp.TOTP(secret).at(clock.now)
+    codes_page = form.submit("submit", status=303).follow()
+    assert len(codes_page.html.select(".recovery-codes li")) == 10
+    home = codes_page.forms["codes-saved"].submit(status=303).follow()
+    assert "Signed in as admin" in home.text
 
     logout(testapp)
     login(testapp, "admin", one_time, status=403)
-    assert "Signed in as admin" in login(testapp, "admin", NEW_PASSWORD).follow().text
+    second = login(testapp, "admin", NEW_PASSWORD, status=303)
+    assert location_path(second) == "/login/two-factor"
+    clock.advance(seconds=30)
+    form = second.follow().forms["two-factor"]
+    form["code"] = pyotp.TOTP(secret).at(clock.now)
+    assert "Signed in as admin" in form.submit(status=303).follow().text
 
 
 def test_audit_rows_for_success_failure_and_logout(testapp, app):

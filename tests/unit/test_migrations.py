@@ -20,6 +20,8 @@ TABLES = {
     "audit_events",
     "account_tokens",
     "mail_requests",
+    "two_factor_credentials",
+    "recovery_codes",
 }
 
 
@@ -64,14 +66,41 @@ def test_0002_adds_the_mail_tables_and_keeps_existing_accounts(engine):
         )
     try:
         migrate.downgrade(engine, "0001")
-        assert table_names(engine) == TABLES - {"account_tokens", "mail_requests"} | {
-            "alembic_version"
-        }
+        assert table_names(engine) == TABLES - {
+            "account_tokens",
+            "mail_requests",
+            "two_factor_credentials",
+            "recovery_codes",
+        } | {"alembic_version"}
     finally:
         migrate.upgrade(engine)
     assert schema_diff(engine) == []
     with engine.connect() as connection:
         assert connection.execute(text("SELECT username FROM users")).scalars().all() == ["kept"]
+
+
+def test_0003_adds_two_factor_and_keeps_existing_accounts(engine):
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, username_key, full_name, status, is_admin,"
+                " created_at, must_change_password, extra)"
+                " VALUES ('kept', 'kept', '', 'active', true,"
+                " '2026-01-01 00:00:00+00', false, '{}')"
+            )
+        )
+    try:
+        migrate.downgrade(engine, "0002")
+        assert "two_factor_credentials" not in table_names(engine)
+        assert "two_factor_enabled_at" not in {
+            column["name"] for column in inspect(engine).get_columns("users")
+        }
+    finally:
+        migrate.upgrade(engine)
+    assert schema_diff(engine) == []
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT username, two_factor_enabled_at FROM users"))
+        assert kept.all() == [("kept", None)]
 
 
 def test_fresh_sqlite_file_migrates_from_nothing(tmp_path: Path):

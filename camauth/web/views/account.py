@@ -17,6 +17,7 @@ from ..device import trusted_device_for
 from ..forms import change_password_schema, confirm_schema, form_controls, make_form
 from ..mail import send_password_changed
 from ..navigation import commit_anyway, home_path, safe_next, see_other
+from ..reauth import ask_again_unless_recent
 from ..rendering import form_html, render_page
 from ..security import action_permission
 
@@ -47,11 +48,25 @@ def _page(request: Request, rendered: str, status: int = 200, error: str = "") -
     )
 
 
+def _ask_again_if_stale(request: Request, target: str) -> Response | None:
+    """With two-factor, an old login must show the password and a code again (PRODUCT
+    §8); without it, the form's current password is that proof."""
+    if not request.user.has_two_factor:
+        return None
+    query = {"next": target} if target else {}
+    return ask_again_unless_recent(
+        request, request.route_path("camauth.account.password", _query=query)
+    )
+
+
 @view_config(
     route_name="camauth.account.password", request_method="GET", permission=CHANGE_PASSWORD
 )
 def change_password_page(request: Request) -> Response:
     target = safe_next(request.GET.get("next")) or ""
+    ask_again = _ask_again_if_stale(request, target)
+    if ask_again is not None:
+        return ask_again
     return _page(request, _password_form(request).render({"next": target}))
 
 
@@ -64,6 +79,9 @@ def change_password_submit(request: Request) -> Response:
         values = form.validate(form_controls(request))
     except deform.ValidationFailure as failure:
         return _page(request, failure.render(), 400)
+    ask_again = _ask_again_if_stale(request, values["next"])
+    if ask_again is not None:
+        return ask_again
     user = request.user
     session = request.session
     try:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 ACTION_ROUTES = {
     Action.CHANGE_PASSWORD: "camauth.account.password",
     Action.AGREE_TERMS: "camauth.account.terms",
+    Action.SET_UP_TWO_FACTOR: "camauth.account.two_factor",
 }
 
 

@@ -9,10 +9,11 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ...models import UserStatus
+from ...models import User, UserStatus
 from ...services import audit, registration
 from ...services.audit import Event
 from ...services.authentication import LoginResult, Outcome, authenticate
+from .. import pending_login
 from ..context import app_settings, housekeeping_if_due
 from ..device import issue_device_cookie, trusted_device_for
 from ..forms import form_controls, login_schema, make_form
@@ -45,10 +46,18 @@ def refusal_message(result: LoginResult) -> str:
                 "follow the link we mailed you."
             )
         return "Your account is waiting for approval by an administrator."
+    if result.outcome is Outcome.WRONG_CODE:
+        return result.message
     return INVALID
 
 
-_STATUS = {Outcome.LOCKED: 429, Outcome.THROTTLED: 429, Outcome.PENDING: 403, Outcome.INVALID: 403}
+STATUS = {
+    Outcome.LOCKED: 429,
+    Outcome.THROTTLED: 429,
+    Outcome.PENDING: 403,
+    Outcome.INVALID: 403,
+    Outcome.WRONG_CODE: 403,
+}
 
 
 def _login_form(request: Request) -> deform.Form:
@@ -63,6 +72,11 @@ NOTICES = {
         "Your email address is confirmed. An administrator will now review your account; "
         "you can log in once it is approved."
     ),
+    "two-factor-expired": (
+        "Your login was not finished within a few minutes. Log in again, and have your "
+        "authentication code ready."
+    ),
+    "log-in-again": "Please log in again.",
 }
 
 
@@ -97,11 +111,18 @@ def login_submit(request: Request) -> Response:
         return _page(request, failure.render(), 400)
     # before this request's transaction holds any lock row the cleanup might delete
     housekeeping_if_due(request)
+    pending_login.clear(request)  # a new attempt starts from the password again
     ctx = request.camauth
     username = values["username"]
     result = authenticate(
         ctx, username, values["password"], trusted_device=trusted_device_for(request, username)
     )
+    target = safe_next(values["next"]) or ""
+    if result.outcome is Outcome.SECOND_FACTOR and result.user is not None:
+        if request.user is not None:
+            request.session.invalidate()  # someone else's login does not continue here
+        pending_login.start(request, result.user, result.scope, target)
+        return see_other(request.route_path("camauth.login.two_factor"))
     if result.outcome is not Outcome.OK or result.user is None:
         message = refusal_message(result)
         if result.outcome is Outcome.PENDING and result.user is not None:
@@ -111,14 +132,18 @@ def login_submit(request: Request) -> Response:
                 send_registration_mail(request, resent)
                 message += " We have sent you a new link."
         values["password"] = ""
-        page = _page(request, form.render(values), _STATUS[result.outcome], message)
+        page = _page(request, form.render(values), STATUS[result.outcome], message)
         return commit_anyway(page)
-    user = result.user
+    return complete_login(request, result.user, target)
+
+
+def complete_login(request: Request, user: User, target: str) -> Response:
+    """The login succeeded: a new session, the device cookie, and on to ``target``."""
     request.session.login(user)
     request.add_response_callback(
         lambda req, response: issue_device_cookie(req, response, user.username)
     )
-    return see_other(safe_next(values["next"]) or home_path(request))
+    return see_other(target or home_path(request))
 
 
 @view_config(route_name="camauth.logout", request_method="POST")

@@ -1,0 +1,77 @@
+"""The half-finished login: password right, second factor still to come.
+
+Kept in the (still anonymous) session, never in a cookie of its own: the
+browser holds only the session token. Until the code is accepted the session
+has no user, so every page but the second step and logout treats the visitor
+as logged out. The state lasts ``mfa.pending_minutes`` (5) from the password.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pyramid.request import Request
+
+from ..models import User
+from .context import app_settings
+
+PENDING_KEY = "_pending_login"
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    user_id: int
+    scope: str  # the lockout scope of the password step (trusted device or not)
+    next: str  # where the login was headed
+    since: datetime
+
+    def expired(self, now: datetime, minutes: int) -> bool:
+        return now >= self.since + timedelta(minutes=minutes)
+
+
+def start(request: Request, user: User, scope: str, next_path: str) -> None:
+    now = request.registry["camauth.clock"]()
+    request.session[PENDING_KEY] = {
+        "user_id": user.id,
+        "scope": scope,
+        "next": next_path,
+        "since": now.isoformat(),
+    }
+
+
+def _parse(raw: Any) -> PendingLogin | None:
+    try:
+        return PendingLogin(
+            user_id=int(raw["user_id"]),
+            scope=str(raw["scope"]),
+            next=str(raw["next"]),
+            since=datetime.fromisoformat(raw["since"]),
+        )
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+class Expired(Exception):
+    """The half-finished login is older than ``mfa.pending_minutes``."""
+
+
+def current(request: Request) -> PendingLogin | None:
+    """The live pending login, or None. Raises Expired (and forgets it) when too old."""
+    raw = request.session.get(PENDING_KEY)
+    if raw is None:
+        return None
+    pending = _parse(raw)
+    if pending is None:
+        clear(request)
+        return None
+    now = request.registry["camauth.clock"]()
+    if pending.expired(now, app_settings(request.registry).mfa_pending_minutes):
+        clear(request)
+        raise Expired
+    return pending
+
+
+def clear(request: Request) -> None:
+    request.session.pop(PENDING_KEY, None)

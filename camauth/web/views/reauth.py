@@ -1,0 +1,71 @@
+"""``/account/reauthenticate``: the password (and code) again before a sensitive
+change, when the last authentication is older than ``camauth.reauth_minutes``."""
+
+from __future__ import annotations
+
+import deform
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ...services.authentication import LoginResult, Outcome, reauthenticate
+from ..device import trusted_device_for
+from ..forms import form_controls, make_form, reauthenticate_schema
+from ..navigation import commit_anyway, home_path, safe_next, see_other
+from ..rendering import form_html, render_page
+from ..security import SIGNED_IN
+from .login import STATUS, refusal_message
+
+
+def reauth_form(request: Request, button: str, formid: str, route: str) -> deform.Form:
+    schema = reauthenticate_schema(request, with_code=request.user.has_two_factor)
+    return make_form(schema, button, formid, request.route_path(route))
+
+
+def check_identity(request: Request, values: dict[str, str]) -> LoginResult | None:
+    """Re-authenticate the logged-in user from a submitted form: None when it
+    succeeded (and the session counts as freshly authenticated), else the refusal."""
+    user = request.user
+    scope = trusted_device_for(request, user.username) or ""
+    result = reauthenticate(
+        request.camauth, user, values["password"], values.get("code", ""), scope=scope
+    )
+    if result.outcome is not Outcome.OK:
+        return result
+    request.session.mark_authenticated()
+    if result.recovery_codes_left is not None:
+        request.session.flash(
+            f"You used a recovery code; {result.recovery_codes_left} of your codes are left."
+        )
+    return None
+
+
+def _form(request: Request) -> deform.Form:
+    return reauth_form(request, "Confirm", "reauthenticate", "camauth.reauthenticate")
+
+
+def _page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
+    return render_page(
+        request, "reauthenticate.html", status=status, form=form_html(rendered), error=error
+    )
+
+
+@view_config(route_name="camauth.reauthenticate", request_method="GET", permission=SIGNED_IN)
+def reauthenticate_page(request: Request) -> Response:
+    target = safe_next(request.GET.get("next")) or ""
+    return _page(request, _form(request).render({"next": target}))
+
+
+@view_config(route_name="camauth.reauthenticate", request_method="POST", permission=SIGNED_IN)
+def reauthenticate_submit(request: Request) -> Response:
+    form = _form(request)
+    try:
+        values = form.validate(form_controls(request))
+    except deform.ValidationFailure as failure:
+        return _page(request, failure.render(), 400)
+    refused = check_identity(request, values)
+    if refused is not None:
+        rendered = form.render({"next": values["next"]})
+        page = _page(request, rendered, STATUS[refused.outcome], refusal_message(refused))
+        return commit_anyway(page)
+    return see_other(safe_next(values["next"]) or home_path(request))
