@@ -140,10 +140,12 @@ def cmd_remove_two_factor(ctx: Context, args: argparse.Namespace, stdin: TextIO)
 
 
 def cmd_list_users(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
-    print(f"{'username':<30} {'status':<17} {'admin':<5} last login")
+    print(f"{'username':<30} {'status':<17} {'admin':<5} {'2fa':<4} last login")
     for user in accounts.list_users(ctx):
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
-        print(f"{user.username:<30} {user.status:<17} {'yes' if user.is_admin else 'no':<5} {last}")
+        admin = "yes" if user.is_admin else "no"
+        two_factor = "yes" if user.has_two_factor else "no"
+        print(f"{user.username:<30} {user.status:<17} {admin:<5} {two_factor:<4} {last}")
 
 
 def cmd_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:

@@ -155,7 +155,12 @@ class DatabaseSession(dict[str, Any]):
             sessions.delete_session(ctx, self.record.id)
         if kind is SessionKind.BROWSER and self._settings.session_one_per_user:
             sessions.end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
-        carried = {k: v for k, v in self.items() if k != CSRF_KEY}
+        # What an anonymous visitor (or this same user) stored carries over; another
+        # user's data never does: on a shared browser it may hold their new
+        # recovery codes or a half-done two-factor set-up.
+        previous = self.user
+        same_person = previous is None or previous.id == user.id
+        carried = {k: v for k, v in self.items() if k != CSRF_KEY} if same_person else {}
         self.clear()
         self.update(carried)
         self[CSRF_KEY] = secrets.token_urlsafe(32)

@@ -73,7 +73,7 @@ def test_initdb_migrates_an_empty_database(tmp_path, camauth):
     assert (code, err) == (0, "")
     code, out, err = camauth(ini, "list-users")
     assert code == 0
-    assert re.search(r"^chief\s+active\s+yes\s+never$", out, re.MULTILINE)
+    assert re.search(r"^chief\s+active\s+yes\s+no\s+never$", out, re.MULTILINE)
 
 
 def test_create_user_reads_the_password_from_stdin(ini, camauth, service):
@@ -173,10 +173,10 @@ def test_list_users(ini, camauth, service):
     code, out, err = camauth(ini, "list-users")
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == ["username", "status", "admin", "last", "login"]
+    assert lines[0].split() == ["username", "status", "admin", "2fa", "last", "login"]
     assert [line.split() for line in lines[1:]] == [
-        ["Anna", "disabled", "no", "never"],
-        ["zed", "active", "yes", "never"],
+        ["Anna", "disabled", "no", "no", "never"],
+        ["zed", "active", "yes", "no", "never"],
     ]
 
 

@@ -113,7 +113,7 @@ def test_console_script_runs(ini, service):
         [str(script), ini, "list-users"], capture_output=True, text=True, env=env, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    assert re.search(r"^scripted\s+active\s+no\s+never$", done.stdout, re.MULTILINE)
+    assert re.search(r"^scripted\s+active\s+no\s+no\s+never$", done.stdout, re.MULTILINE)
 
     done = subprocess.run(
         [str(script), ini, "disable", "nobody"], capture_output=True, text=True, env=env, timeout=60
