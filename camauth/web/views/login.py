@@ -119,8 +119,9 @@ def login_submit(request: Request) -> Response:
     )
     target = safe_next(values["next"]) or ""
     if result.outcome is Outcome.SECOND_FACTOR and result.user is not None:
-        if request.user is not None:
-            request.session.invalidate()  # someone else's login does not continue here
+        # a fresh token for the half-finished login: it must not continue in a session
+        # someone else knows the token of (a planted cookie, another user's login)
+        request.session.invalidate()
         pending_login.start(request, result.user, result.scope, target)
         return see_other(request.route_path("camauth.login.two_factor"))
     if result.outcome is not Outcome.OK or result.user is None:
