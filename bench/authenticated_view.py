@@ -281,6 +281,8 @@ def camauth_app(url: str, **settings: str) -> Router:
             "camauth.secret": secrets.token_urlsafe(32),
             "camauth.lockout.threshold": NEVER,
             "camauth.lockout.ip_threshold": NEVER,
+            # production's SMTP transport refuses to start without the site's address
+            "camauth.public_url": f"https://{HOST}",
             **settings,
         },
     )

@@ -24,6 +24,7 @@ from base64 import b32decode, b32encode
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import pyotp
@@ -56,20 +57,22 @@ class TotpParameters:
     period: int = 30
     algorithm: str = TotpAlgorithm.SHA1.value
 
+    @cached_property
     def _totp(self) -> pyotp.TOTP:
+        # built once per parameters: the clock-hint search computes up to 21 codes
         return pyotp.TOTP(
             self.secret, digits=self.digits, digest=_DIGESTS[self.algorithm], interval=self.period
         )
 
     def code_at(self, step: int) -> str:
-        return self._totp().generate_otp(step)
+        return self._totp.generate_otp(step)
 
     def step_at(self, moment: datetime) -> int:
         return int(moment.timestamp()) // self.period
 
     def provisioning_uri(self, account: str, issuer: str) -> str:
         """The ``otpauth://`` URI an authenticator app reads from the QR code."""
-        return self._totp().provisioning_uri(name=account, issuer_name=issuer or None)
+        return self._totp.provisioning_uri(name=account, issuer_name=issuer or None)
 
 
 def new_secret() -> str:
