@@ -130,7 +130,7 @@ def cmd_add_token(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None
         replace=args.replace,
     )
     clock = f" (its clock is {drift:+d} steps off; that is learned)" if drift else ""
-    print(f"Hardware token enrolled for {user.username!r}{clock}.")
+    print(f"Hardware token enrolled for {user.username!r}{clock}; their sessions were ended.")
 
 
 def cmd_remove_two_factor(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:

@@ -1,8 +1,9 @@
 """Two-factor authentication (PRODUCT §8): policy, enrolment, code checks, removal.
 
 A user has at most one TOTP credential: an authenticator app they enrolled
-themselves, or a hardware token an administrator enrolled for them. Either
-comes with recovery codes (``recovery_codes.py``). ``User.two_factor_enabled_at``
+themselves, or a hardware token an administrator enrolled for them. Enrolling
+an app makes ten recovery codes (``recovery_codes.py``); a token's owner makes
+theirs on their two-factor page (the administrator must not see them). ``User.two_factor_enabled_at``
 mirrors "has a credential" so the required-actions gate needs no extra query.
 
 Checking a code here decides only whether it is right. Counting wrong codes
@@ -124,7 +125,11 @@ def enrol_hardware(
 ) -> int:
     """An administrator enrols a hardware token for ``user`` from its secret and a
     code it shows now. Its clock may be off by up to ENROL_SEARCH_STEPS steps: the
-    offset found is its starting drift, which is returned."""
+    offset found is its starting drift, which is returned.
+
+    The user's sessions end: they were opened without this token, or (replacing
+    a lost or stolen one) with the old one.
+    """
     if digits not in totp.DIGITS:
         raise TwoFactorError(f"digits must be one of {', '.join(map(str, totp.DIGITS))}")
     if period not in totp.PERIODS:
@@ -145,6 +150,7 @@ def enrol_hardware(
             f"{totp.ENROL_SEARCH_STEPS} steps either side of now)"
         )
     _store(ctx, user, TwoFactorKind.HARDWARE, params, verdict)
+    sessions.end_user_sessions(ctx, user)
     details = {
         "method": "hardware",
         "digits": digits,
