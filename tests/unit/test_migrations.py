@@ -79,16 +79,43 @@ def test_0002_adds_the_mail_tables_and_keeps_existing_accounts(engine):
         assert connection.execute(text("SELECT username FROM users")).scalars().all() == ["kept"]
 
 
+def _rows(engine, query):
+    with engine.connect() as connection:
+        return connection.execute(text(query)).all()
+
+
 def test_0003_adds_two_factor_and_keeps_existing_accounts(engine):
     with engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO users (username, username_key, full_name, status, is_admin,"
+                "INSERT INTO users (id, username, username_key, full_name, status, is_admin,"
                 " created_at, must_change_password, extra)"
-                " VALUES ('kept', 'kept', '', 'active', true,"
+                " VALUES (7, 'kept', 'kept', '', 'active', true,"
                 " '2026-01-01 00:00:00+00', false, '{}')"
             )
         )
+        # rows that point at users: rebuilding the users table (SQLite's batch mode)
+        # must not fire their ON DELETE actions
+        connection.execute(
+            text(
+                "INSERT INTO web_sessions (token_digest, user_id, kind, created_at,"
+                " last_seen_at, ip, user_agent, data)"
+                " VALUES ('d1', 7, 'browser', '2026-01-01 00:00:00+00',"
+                " '2026-01-01 00:00:00+00', '', '', '{}')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_events (created_at, event, actor_id, actor_name, target_id,"
+                " target_name, ip, user_agent, details)"
+                " VALUES ('2026-01-01 00:00:00+00', 'user_created', 7, 'kept', 7, 'kept',"
+                " '', '', '{}')"
+            )
+        )
+    kept_rows = [
+        ("SELECT user_id FROM web_sessions", [(7,)]),
+        ("SELECT actor_id, target_id FROM audit_events", [(7, 7)]),
+    ]
     try:
         migrate.downgrade(engine, "0002")
         assert "two_factor_credentials" not in table_names(engine)
@@ -101,6 +128,18 @@ def test_0003_adds_two_factor_and_keeps_existing_accounts(engine):
     with engine.connect() as connection:
         kept = connection.execute(text("SELECT username, two_factor_enabled_at FROM users"))
         assert kept.all() == [("kept", None)]
+    for query, expected in kept_rows:
+        assert _rows(engine, query) == expected
+    # and once more down: the downgrade rebuilds the users table too
+    try:
+        migrate.downgrade(engine, "0002")
+        for query, expected in kept_rows:
+            assert _rows(engine, query) == expected
+    finally:
+        migrate.upgrade(engine)
+    with engine.connect() as connection:  # enforcement is back on afterwards
+        if connection.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 def test_fresh_sqlite_file_migrates_from_nothing(tmp_path: Path):
