@@ -120,25 +120,43 @@ def _refused(
 
 
 def _hold_unless_refused(ctx: Context, user: User, scope: str) -> lockout.HeldLock | LoginResult:
-    """The throttle and lock checks before a code is looked at; holding the lock row
-    makes parallel guesses for one username and scope count one after another."""
+    """The throttle and lock checks before a code is looked at. The lock row is
+    created if need be and held, so parallel guesses for one username and scope
+    are judged one after another, each after the failures before it."""
     throttled = lockout.ip_throttled_until(ctx, ctx.origin.ip)
     if throttled is not None:
         return LoginResult(Outcome.THROTTLED, user=user, until=throttled, scope=scope)
-    held = lockout.hold_lock_row(ctx, user.username_key, scope)
+    held = lockout.hold_for_attempt(ctx, user.username_key, scope)
     if held.until is not None:
         return LoginResult(Outcome.LOCKED, user=user, until=held.until, scope=scope)
     return held
 
 
+def _changed_since(user: User, moment: datetime) -> bool:
+    """Has the password or the two-factor credential changed after ``moment``?"""
+    changes = (user.password_changed_at, user.two_factor_enabled_at)
+    return any(changed is not None and changed > moment for changed in changes)
+
+
 def second_factor(
-    ctx: Context, user_id: int, code: str, *, scope: str, recovery: bool = False
+    ctx: Context,
+    user_id: int,
+    code: str,
+    *,
+    scope: str,
+    password_checked_at: datetime,
+    recovery: bool = False,
 ) -> LoginResult:
-    """The second step of a login whose password was right: a code from the
-    device, or (``recovery``) one of the user's recovery codes."""
+    """The second step of a login whose password was right at
+    ``password_checked_at``: a code from the device, or (``recovery``) one of the
+    user's recovery codes."""
     user = accounts.get_user(ctx, user_id)
     if user is None or not user.is_active or not user.has_two_factor:
         # deleted, disabled or two-factor removed since the password step
+        return LoginResult(Outcome.INVALID, scope=scope)
+    if _changed_since(user, password_checked_at):
+        # a new password (or device) ends logins begun with the old one, as it
+        # ends sessions: whoever knew the old password must start again
         return LoginResult(Outcome.INVALID, scope=scope)
     held = _hold_unless_refused(ctx, user, scope)
     if isinstance(held, LoginResult):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -69,6 +70,10 @@ def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
 def _lock_row_for_update(ctx: Context, username_key: str, scope: str) -> datetime | None:
     """Create or touch the scope's lock row, holding it locked until the transaction
     ends; returns its counted_since."""
+    return _upsert_lock_row(ctx, username_key, scope).counted_since
+
+
+def _upsert_lock_row(ctx: Context, username_key: str, scope: str) -> Any:
     now = ctx.clock()
     dialect = ctx.db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -78,9 +83,9 @@ def _lock_row_for_update(ctx: Context, username_key: str, scope: str) -> datetim
         .on_conflict_do_update(
             index_elements=[Lockout.username_key, Lockout.scope], set_={"updated_at": now}
         )
-        .returning(Lockout.counted_since)
+        .returning(Lockout.counted_since, Lockout.locked_until)
     )
-    return ctx.db.execute(upsert).scalar_one()
+    return ctx.db.execute(upsert).one()
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,20 @@ def hold_lock_row(ctx: Context, username_key: str, scope: str) -> HeldLock:
     ).first()
     if row is None:
         return HeldLock(exists=False, until=None)
+    until = row.locked_until
+    return HeldLock(exists=True, until=until if until is not None and until > ctx.clock() else None)
+
+
+def hold_for_attempt(ctx: Context, username_key: str, scope: str) -> HeldLock:
+    """Create (if need be) and hold the scope's lock row before an attempt is judged.
+
+    For second factors and re-authentication, whose guesses are cheap to check:
+    on PostgreSQL parallel attempts for one username and scope then run one after
+    another, each seeing the failures (and any lock) of those before it, so a
+    burst cannot try more codes than the threshold allows. (``hold_lock_row``
+    holds nothing while no row exists.)
+    """
+    row = _upsert_lock_row(ctx, username_key, scope)
     until = row.locked_until
     return HeldLock(exists=True, until=until if until is not None and until > ctx.clock() else None)
 

@@ -3,8 +3,9 @@
 A user has at most one TOTP credential: an authenticator app they enrolled
 themselves, or a hardware token an administrator enrolled for them. Enrolling
 an app makes ten recovery codes (``recovery_codes.py``); a token's owner makes
-theirs on their two-factor page (the administrator must not see them). ``User.two_factor_enabled_at``
-mirrors "has a credential" so the required-actions gate needs no extra query.
+theirs on their two-factor page (the administrator must not see them).
+``User.two_factor_enabled_at`` mirrors "has a credential", so the
+required-actions gate needs no extra query.
 
 Checking a code here decides only whether it is right. Counting wrong codes
 toward lockout, and auditing them, is the caller's part (``authentication.py``),
@@ -92,13 +93,22 @@ def _store(
     ctx.db.flush()
 
 
+def _enrolled_meanwhile(ctx: Context, user: User) -> bool:
+    """Whether ``user`` has two-factor, read from their row held locked: of two
+    enrolments at once (a double-clicked Enable), the second sees the first."""
+    enabled_at = ctx.db.scalar(
+        select(User.two_factor_enabled_at).where(User.id == user.id).with_for_update()
+    )
+    return enabled_at is not None
+
+
 def enrol_app(
     ctx: Context, user: User, secret: str, code: str, *, keep_session_id: int | None = None
 ) -> list[str]:
     """Turn on an authenticator app once it shows a right code; returns the new
     recovery codes (to be shown once). The user's other sessions end: they were
     opened without the second factor."""
-    if user.has_two_factor:
+    if _enrolled_meanwhile(ctx, user):
         raise TwoFactorError("Two-factor authentication is already set up for your account.")
     params = TotpParameters(secret)
     verdict = totp.check_code(params, code, ctx.clock())
@@ -128,7 +138,7 @@ def enrol_hardware(
     offset found is its starting drift, which is returned.
 
     The user's sessions end: they were opened without this token, or (replacing
-    a lost or stolen one) with the old one.
+    a lost or stolen one) with the old one; replacing also voids the recovery codes.
     """
     if digits not in totp.DIGITS:
         raise TwoFactorError(f"digits must be one of {', '.join(map(str, totp.DIGITS))}")
@@ -150,6 +160,9 @@ def enrol_hardware(
             f"{totp.ENROL_SEARCH_STEPS} steps either side of now)"
         )
     _store(ctx, user, TwoFactorKind.HARDWARE, params, verdict)
+    if replace:
+        # the old device may be lost or stolen: whatever went with it goes too
+        recovery_codes.delete_all(ctx, user)
     sessions.end_user_sessions(ctx, user)
     details = {
         "method": "hardware",
@@ -197,6 +210,8 @@ class CodeChecker:
             drift=credential.drift,
             last_step=credential.last_step,
         )
+        if verdict.match is Match.CLOCK_OFF and verdict.offset > 0:
+            self._burn_future_step(credential, verdict)
         if verdict.match is not Match.ACCEPTED or verdict.step is None:
             return CodeCheck(verdict, credential.period)
         learned = credential.drift
@@ -215,6 +230,20 @@ class CodeChecker:
         if not claimed:
             return CodeCheck(Verdict(Match.REPLAY, verdict.step, verdict.offset), credential.period)
         return CodeCheck(verdict, credential.period)
+
+    def _burn_future_step(self, credential: TwoFactorCredential, verdict: Verdict) -> None:
+        """A right code for a step still to come earns the clock hint, which tells a
+        guesser the code will work then: so that step (and those before it) can no
+        longer be used. The person with the device waits for a later code."""
+        execute_bulk(
+            self.ctx.db,
+            update(TwoFactorCredential)
+            .where(
+                TwoFactorCredential.id == credential.id,
+                TwoFactorCredential.last_step < verdict.step,
+            )
+            .values(last_step=verdict.step),
+        )
 
 
 def use_recovery_code(ctx: Context, user: User, code: str) -> int | None:

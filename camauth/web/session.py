@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pyramid.interfaces import ISession
@@ -40,6 +40,7 @@ SESSION_COOKIE = "camauth_session"
 CSRF_COOKIE = "camauth_csrf"
 CSRF_KEY = "_csrf"
 FLASH_PREFIX = "_flash."
+EXPIRES = "_expires"  # marks an entry stored with put_expiring
 _MAX_TOKEN_LENGTH = 100  # real tokens are 43 characters; longer is garbage
 
 
@@ -58,6 +59,15 @@ def read_cookie(request: Request, name: str) -> str | None:
         if sep and key.strip() == name:
             return value.strip().strip('"')
     return None
+
+
+def _expired(entry: Any, now: datetime) -> bool:
+    if not isinstance(entry, dict) or EXPIRES not in entry:
+        return False
+    try:
+        return datetime.fromisoformat(entry[EXPIRES]) <= now
+    except (TypeError, ValueError):
+        return True  # unreadable: treat as gone
 
 
 def _dumps(data: dict[str, Any]) -> str:
@@ -79,6 +89,7 @@ class DatabaseSession(dict[str, Any]):
         if record is not None:
             super().__init__(json.loads(record.data))
             self.created = record.created_at.timestamp()
+            self._drop_expired()
         else:
             self.created = self._clock().timestamp()
         self._issued_token: str | None = None
@@ -118,6 +129,25 @@ class DatabaseSession(dict[str, Any]):
     def peek_flash(self, queue: str = "") -> list[Any]:
         messages: list[Any] = self.get(FLASH_PREFIX + queue, [])
         return messages
+
+    # --- entries that expire -----------------------------------------------
+
+    def put_expiring(self, key: str, value: Any, until: datetime) -> None:
+        """Store ``value`` until ``until``. Expired entries are dropped whenever the
+        session is next loaded, whatever page is asked for, so secrets such as new
+        recovery codes do not linger in the table."""
+        self[key] = {EXPIRES: until.isoformat(), "value": value}
+
+    def get_expiring(self, key: str) -> Any:
+        """The value stored with ``put_expiring``, or None once expired or absent."""
+        self._drop_expired()
+        entry = self.get(key)
+        return entry["value"] if isinstance(entry, dict) and EXPIRES in entry else None
+
+    def _drop_expired(self) -> None:
+        now = self._clock()
+        for key in [key for key, entry in self.items() if _expired(entry, now)]:
+            del self[key]
 
     # --- CSRF (Pyramid's default storage policy and deform call these) --------
 

@@ -10,7 +10,7 @@ from pyramid.httpexceptions import HTTPException
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ...services.required_actions import Action
 from ..navigation import login_url, see_other
@@ -74,6 +74,20 @@ def http_exception(exc: HTTPException, request: Request) -> Response:
     if exc.code is not None and exc.code < 400:
         return exc
     return error_page(request, exc.code or 400, exc.title, exc.explanation or exc.title)
+
+
+@exception_view_config(IntegrityError)
+def conflict(request: Request) -> Response:
+    """Two requests changed the same thing at once and the database kept one (a
+    double-clicked button, say): a 409 the person can retry, not an outage."""
+    log.info("integrity conflict", exc_info=True)
+    return error_page(
+        request,
+        409,
+        "Changed at the same moment",
+        "Another request changed the same thing at the same moment. Reload the page to "
+        "see where things stand, and try again if needed.",
+    )
 
 
 @exception_view_config(OperationalError)

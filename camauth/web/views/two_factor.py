@@ -188,23 +188,21 @@ def disable_submit(request: Request) -> Response:
 
 
 def _keep_fresh_codes(request: Request, codes: list[str]) -> None:
-    request.session[CODES_KEY] = {"codes": codes, "at": _clock_now(request).isoformat()}
+    """Keep new codes (plain text) for showing and downloading, ``reauth_minutes`` at
+    most: the session drops them then, whatever page is asked for next."""
+    now = _clock_now(request)
+    until = now + timedelta(minutes=app_settings(request.registry).reauth_minutes)
+    request.session.put_expiring(CODES_KEY, {"codes": codes, "at": now.isoformat()}, until)
 
 
 def _fresh_codes(request: Request) -> tuple[list[str], datetime] | None:
-    """New codes still waiting to be shown, or None (dropped once too old)."""
-    kept = request.session.get(CODES_KEY)
+    """New codes still waiting to be shown, or None."""
+    kept = request.session.get_expiring(CODES_KEY)
     try:
-        codes = [str(code) for code in kept["codes"]]
-        made = datetime.fromisoformat(kept["at"])
+        return [str(code) for code in kept["codes"]], datetime.fromisoformat(kept["at"])
     except (TypeError, KeyError, ValueError):
         request.session.pop(CODES_KEY, None)
         return None
-    minutes = app_settings(request.registry).reauth_minutes
-    if _clock_now(request) >= made + timedelta(minutes=minutes):
-        del request.session[CODES_KEY]
-        return None
-    return codes, made
 
 
 def _done_form(request: Request) -> deform.Form:

@@ -67,7 +67,12 @@ def _verify(request: Request, recovery: bool) -> Response:
         return _page(request, recovery, failure.render(), 400)
     code = values["recovery_code" if recovery else "code"]
     result = second_factor(
-        request.camauth, pending.user_id, code, scope=pending.scope, recovery=recovery
+        request.camauth,
+        pending.user_id,
+        code,
+        scope=pending.scope,
+        password_checked_at=pending.since,
+        recovery=recovery,
     )
     if result.outcome is Outcome.OK and result.user is not None:
         pending_login.clear(request)
