@@ -44,16 +44,22 @@ def required_for(settings: Settings, user: User) -> bool:
     return policy == Policy.ALL or (policy == Policy.ADMINS and user.is_admin)
 
 
-def code_message(verdict: Verdict, period: int = 30) -> str:
+def code_message(verdict: Verdict, period: int = 30, *, hardware: bool = False) -> str:
     """What to tell the person about a code that was not accepted."""
     if verdict.match is Match.REPLAY:
         return "That code has already been used. Wait for the next code and enter that one."
     if verdict.match is Match.CLOCK_OFF:
         minutes = max(1, round(abs(verdict.offset) * period / 60))
+        off = f"about {minutes} minute{'s' if minutes > 1 else ''} off"
+        if hardware:
+            # a token's clock cannot be set by its owner: an administrator re-enrols it
+            return (
+                f"That code is not correct now: your token's clock seems to be {off}. "
+                "Use a recovery code, and ask an administrator to set up the token again."
+            )
         return (
             "That code is not correct now. Check the date and time on your device: its clock "
-            f"seems to be about {minutes} minute{'s' if minutes > 1 else ''} off "
-            "(set it to update automatically)."
+            f"seems to be {off} (set it to update automatically)."
         )
     return "That code is not correct."
 
@@ -180,6 +186,7 @@ def enrol_hardware(
 class CodeCheck:
     verdict: Verdict
     period: int = 30
+    hardware: bool = False
 
     @property
     def ok(self) -> bool:
@@ -187,7 +194,7 @@ class CodeCheck:
 
     @property
     def message(self) -> str:
-        return code_message(self.verdict, self.period)
+        return code_message(self.verdict, self.period, hardware=self.hardware)
 
 
 class CodeChecker:
@@ -212,10 +219,11 @@ class CodeChecker:
         )
         if verdict.match is Match.CLOCK_OFF and verdict.offset > 0:
             self._burn_future_step(credential, verdict)
+        hardware = credential.kind == TwoFactorKind.HARDWARE
         if verdict.match is not Match.ACCEPTED or verdict.step is None:
-            return CodeCheck(verdict, credential.period)
+            return CodeCheck(verdict, credential.period, hardware)
         learned = credential.drift
-        if credential.kind == TwoFactorKind.HARDWARE:
+        if hardware:
             learned += verdict.offset  # at most WINDOW (one step) per success
         # Conditional: of two requests with the same code, only one uses it.
         claimed = execute_bulk(
@@ -228,8 +236,9 @@ class CodeChecker:
             .values(last_step=verdict.step, drift=learned, last_used_at=self.ctx.clock()),
         )
         if not claimed:
-            return CodeCheck(Verdict(Match.REPLAY, verdict.step, verdict.offset), credential.period)
-        return CodeCheck(verdict, credential.period)
+            replayed = Verdict(Match.REPLAY, verdict.step, verdict.offset)
+            return CodeCheck(replayed, credential.period, hardware)
+        return CodeCheck(verdict, credential.period, hardware)
 
     def _burn_future_step(self, credential: TwoFactorCredential, verdict: Verdict) -> None:
         """A right code for a step still to come earns the clock hint, which tells a
