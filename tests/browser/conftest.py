@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,14 +63,9 @@ class LiveServer:
             ctx.db.close()
 
 
-@pytest.fixture
-def live_server(ini_settings: dict[str, Any], clock: FakeClock) -> Iterator[LiveServer]:
-    settings = {
-        **ini_settings,
-        "camauth.lockout.threshold": str(LOCKOUT_THRESHOLD),
-        # keep the forced-password-change test about passwords only
-        "camauth.mfa.required_for": "none",
-    }
+@contextmanager
+def serve(settings: dict[str, Any], clock: FakeClock) -> Iterator[LiveServer]:
+    """camauth with ``settings`` in a real waitress server on a thread of its own."""
     app = make_app(settings, clock)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="waitress-under-test", daemon=True)
@@ -85,6 +81,18 @@ def live_server(ini_settings: dict[str, Any], clock: FakeClock) -> Iterator[Live
         thread.join(timeout=30)
         app.registry["camauth.engine"].dispose()
         assert not thread.is_alive(), "the waitress thread did not stop"
+
+
+@pytest.fixture
+def live_server(ini_settings: dict[str, Any], clock: FakeClock) -> Iterator[LiveServer]:
+    settings = {
+        **ini_settings,
+        "camauth.lockout.threshold": str(LOCKOUT_THRESHOLD),
+        # keep the forced-password-change test about passwords only
+        "camauth.mfa.required_for": "none",
+    }
+    with serve(settings, clock) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -9,21 +9,18 @@ fake clock: time moves by ``live_server.clock.advance``, never by sleeping.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pyotp
 import pytest
 import segno
-import waitress
 from playwright.sync_api import Browser, Page, expect
 
 from camauth.clock import FakeClock
 
-from ..conftest import GOOD_PASSWORD, make_app
-from .conftest import Browsing, LiveServer
+from ..conftest import GOOD_PASSWORD
+from .conftest import Browsing, LiveServer, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,26 +35,6 @@ ISSUER = "camauth"  # camauth.mfa.issuer's default
 
 
 # --- a server with the default policy (required_for=admins) --------------------------
-
-
-@contextmanager
-def serve(settings: dict[str, Any], clock: FakeClock) -> Iterator[LiveServer]:
-    """A waitress server in a thread, as ``live_server`` (tests/browser/conftest.py) runs
-    one, for other settings."""
-    app = make_app(settings, clock)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress-under-test", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.effective_port}", app, clock)
-    finally:
-        server.close()
-        for channel in list(server._map.values()):
-            channel.close()
-        server.task_dispatcher.shutdown()
-        thread.join(timeout=30)
-        app.registry["camauth.engine"].dispose()
-        assert not thread.is_alive(), "the waitress thread did not stop"
 
 
 @pytest.fixture
