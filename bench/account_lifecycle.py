@@ -54,7 +54,6 @@ import sqlalchemy
 from pyramid.router import Router
 from pyramid_mailer.mailer import DebugMailer
 from pyramid_mailer.message import Message
-from sqlalchemy import make_url
 
 from camauth.services.accounts import create_user, find_user
 from camauth.services.password_policy import ZXCVBN_MAX, PasswordPolicyError, check_new_password
@@ -510,18 +509,7 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("CAMAUTH_BENCH_DATABASE_URL", ""),
-        help=f"PostgreSQL server to bench on as well (a database {RECOVERY_DATABASE} is "
-        "created and dropped there); default $CAMAUTH_BENCH_DATABASE_URL",
-    )
-    parser.add_argument("--no-sqlite", action="store_true", help="only bench PostgreSQL")
-    parser.add_argument(
-        "--iterations", type=int, default=2000, help="GET / requests per repeat (bare: 10x)"
-    )
-    parser.add_argument("--repeats", type=int, default=7, help="repeats; the best one counts")
+    parser = harness.common_arguments(__doc__.splitlines()[0], RECOVERY_DATABASE, repeats=7)
     parser.add_argument(
         "--forgot-samples", type=int, default=51, help="recovery POSTs timed per kind (0: skip)"
     )
@@ -539,20 +527,12 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if os.environ.pop("CAMAUTH_DATABASE_URL", None):
-        print("note: ignoring CAMAUTH_DATABASE_URL; the bench uses its own databases")
     print(
         f"camauth account-lifecycle bench: Python {platform.python_version()}, "
         f"Pyramid {version('pyramid')}, SQLAlchemy {sqlalchemy.__version__}, "
         f"zxcvbn {version('zxcvbn')}, {os.cpu_count()} CPU(s)"
     )
-    if not args.no_sqlite:
-        with harness.sqlite_database() as url:
-            bench_database("SQLite (temporary file)", url, args)
-    if args.database_url:
-        with harness.postgres_database(args.database_url, RECOVERY_DATABASE) as url:
-            shown = make_url(url).render_as_string(hide_password=True)
-            bench_database(f"PostgreSQL ({shown})", url, args)
+    harness.on_each_database(args, RECOVERY_DATABASE, bench_database)
 
 
 if __name__ == "__main__":

@@ -635,5 +635,40 @@ def main() -> None:
             bench_database(f"PostgreSQL ({shown})", url, args)
 
 
+# --- shared by the benches that import this harness -----------------------------------
+
+
+def common_arguments(description: str, database: str, repeats: int) -> argparse.ArgumentParser:
+    """The options every bench has: where to run, and how many requests per repeat."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("CAMAUTH_BENCH_DATABASE_URL", ""),
+        help=f"PostgreSQL server to bench on as well (a database {database} is "
+        "created and dropped there); default $CAMAUTH_BENCH_DATABASE_URL",
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="only bench PostgreSQL")
+    parser.add_argument(
+        "--iterations", type=int, default=2000, help="GET / requests per repeat (bare: 10x)"
+    )
+    parser.add_argument("--repeats", type=int, default=repeats, help="repeats; the best one counts")
+    return parser
+
+
+def on_each_database(
+    args: argparse.Namespace, database: str, bench: Callable[[str, str, argparse.Namespace], None]
+) -> None:
+    """Run ``bench(label, url, args)`` on a temporary SQLite file, then on PostgreSQL."""
+    if os.environ.pop("CAMAUTH_DATABASE_URL", None):
+        print("note: ignoring CAMAUTH_DATABASE_URL; the bench uses its own databases")
+    if not args.no_sqlite:
+        with sqlite_database() as url:
+            bench("SQLite (temporary file)", url, args)
+    if args.database_url:
+        with postgres_database(args.database_url, database) as url:
+            shown = make_url(url).render_as_string(hide_password=True)
+            bench(f"PostgreSQL ({shown})", url, args)
+
+
 if __name__ == "__main__":
     main()

@@ -55,7 +55,6 @@ from typing import Any
 import pyotp
 import sqlalchemy
 from pyramid.router import Router
-from sqlalchemy import make_url
 
 from camauth.clock import FakeClock, utcnow
 from camauth.services import mfa, totp
@@ -568,18 +567,7 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("CAMAUTH_BENCH_DATABASE_URL", ""),
-        help=f"PostgreSQL server to bench on as well (a database {TWO_FACTOR_DATABASE} is "
-        "created and dropped there); default $CAMAUTH_BENCH_DATABASE_URL",
-    )
-    parser.add_argument("--no-sqlite", action="store_true", help="only bench PostgreSQL")
-    parser.add_argument(
-        "--iterations", type=int, default=2000, help="GET / requests per repeat (bare: 10x)"
-    )
-    parser.add_argument("--repeats", type=int, default=5, help="repeats; the best one counts")
+    parser = harness.common_arguments(__doc__.splitlines()[0], TWO_FACTOR_DATABASE, repeats=5)
     parser.add_argument(
         "--code-calls", type=int, default=500, help="service code checks per kind (0: skip)"
     )
@@ -601,8 +589,6 @@ def installed(package: str) -> str:
 
 def main() -> None:
     args = parse_args()
-    if os.environ.pop("CAMAUTH_DATABASE_URL", None):
-        print("note: ignoring CAMAUTH_DATABASE_URL; the bench uses its own databases")
     print(
         f"camauth two-factor bench: {platform.platform()}, {os.cpu_count()} CPU(s); "
         f"Python {platform.python_version()}, Pyramid {version('pyramid')}, "
@@ -610,13 +596,7 @@ def main() -> None:
         f"argon2-cffi {version('argon2-cffi')}, psycopg {installed('psycopg')}"
     )
     print("  figures are noisy when other jobs share the machine: compare ratios, run twice")
-    if not args.no_sqlite:
-        with harness.sqlite_database() as url:
-            bench_database("SQLite (temporary file)", url, args)
-    if args.database_url:
-        with harness.postgres_database(args.database_url, TWO_FACTOR_DATABASE) as url:
-            shown = make_url(url).render_as_string(hide_password=True)
-            bench_database(f"PostgreSQL ({shown})", url, args)
+    harness.on_each_database(args, TWO_FACTOR_DATABASE, bench_database)
 
 
 if __name__ == "__main__":
