@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from alembic import context
 from camauth.db import make_engine
 from camauth.models import Base
+from camauth.models.meta import objects_of
 from camauth.settings import database_url
 
 config = context.config
@@ -22,6 +23,7 @@ def run_migrations(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=objects_of(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Index, MetaData
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -55,6 +56,32 @@ class UTCDateTime(TypeDecorator[datetime]):
             return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
         return parse
+
+
+DIALECT_ONLY = "camauth.dialect_only"
+
+
+def only_on(dialect: str, index: Index) -> Index:
+    """An index created on one database only (a PostgreSQL trigram index, say)."""
+    index.info[DIALECT_ONLY] = dialect
+    return index.ddl_if(dialect=dialect)
+
+
+IncludeObject = Callable[[Any, "str | None", str, bool, Any], bool]
+
+
+def objects_of(dialect: str) -> IncludeObject:
+    """Alembic's ``include_object`` for a database of ``dialect``: leaves out what
+    belongs to another kind of database, so that comparing the models with a SQLite
+    database does not ask for PostgreSQL's trigram indexes."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        model_object = compare_to if reflected else obj
+        info = getattr(model_object, "info", None) or {}
+        wanted = info.get(DIALECT_ONLY)
+        return wanted is None or wanted == dialect
+
+    return include
 
 
 class Base(DeclarativeBase):

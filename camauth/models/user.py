@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from .meta import Base, UTCDateTime
+from .meta import Base, UTCDateTime, only_on
 
 
 class UserStatus(enum.StrEnum):
@@ -19,8 +19,27 @@ class UserStatus(enum.StrEnum):
     PENDING_EMAIL = "pending_email"
 
 
+def _trigram_index(column: str) -> Index:
+    """A PostgreSQL trigram index: the console's substring search ("smith" anywhere in
+    a name) uses it instead of reading every row. SQLite has none and scans."""
+    index = Index(
+        f"ix_users_{column}_trgm",
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+    )
+    return only_on("postgresql", index)
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        # the console's status filter, in username order
+        Index("ix_users_status_username_key", "status", "username_key"),
+        _trigram_index("username_key"),
+        _trigram_index("email_key"),
+        _trigram_index("full_name_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(150))
@@ -29,6 +48,11 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     email_key: Mapped[str | None] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200), default="")
+    # casefolded full name, kept in step by ``_fold_full_name``: what the console's
+    # search compares, the same on every database and collation ("MÜLLER" finds
+    # "Müller" also where SQL's lower() knows only ASCII). Rows inserted by raw SQL
+    # get "" and are found by username and address only.
+    full_name_key: Mapped[str] = mapped_column(String(400), default="", server_default=text("''"))
     status: Mapped[str] = mapped_column(String(20), default=UserStatus.ACTIVE.value)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -42,6 +66,11 @@ class User(Base):
     # reads it on every page from the session's one query, without a join
     two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    @validates("full_name")
+    def _fold_full_name(self, key: str, value: str) -> str:
+        self.full_name_key = (value or "").casefold()
+        return value
 
     @property
     def is_active(self) -> bool:

@@ -254,8 +254,16 @@ def set_password(
 
 
 def set_status(ctx: Context, user: User, status: UserStatus) -> None:
-    """Change the account status; anything but active ends every session at once."""
+    """Change the account status; anything but active ends every session at once.
+
+    An administrator cannot disable their own account, nor the last active
+    administrator (nobody could then unlock or enable anyone from the console).
+    """
     previous = user.status
+    if status is not UserStatus.ACTIVE:
+        if user.id == ctx.origin.actor_id and user.id is not None:
+            raise AccountError("You cannot disable your own account.")
+        _keep_an_administrator(ctx, user, "disable")
     user.status = status.value
     if status is not UserStatus.ACTIVE:
         sessions.end_user_sessions(ctx, user)
@@ -281,14 +289,98 @@ def count_active_admins(ctx: Context) -> int:
     return ctx.db.scalar(query) or 0
 
 
+def _keep_an_administrator(ctx: Context, user: User, verb: str) -> None:
+    """Refuse to take away the last active administrator.
+
+    Every active administrator's row is locked first: of two administrators
+    removing each other at the same moment, the second waits, then sees the
+    first's change and is refused (PostgreSQL re-reads locked rows that changed).
+    """
+    if not (user.is_admin and user.status == UserStatus.ACTIVE):
+        return
+    admins = ctx.db.scalars(
+        select(User.id)
+        .where(User.is_admin.is_(True), User.status == UserStatus.ACTIVE)
+        .order_by(User.id)
+        .with_for_update()
+    ).all()
+    if not [admin_id for admin_id in admins if admin_id != user.id]:
+        raise AccountError(
+            f"You cannot {verb} the last active administrator: make another user an "
+            "administrator first."
+        )
+
+
 def delete_user(ctx: Context, user: User) -> None:
     if user.id == ctx.origin.actor_id:
         raise AccountError("You cannot delete your own account.")
-    if user.is_admin and user.status == UserStatus.ACTIVE and count_active_admins(ctx) <= 1:
-        raise AccountError("You cannot delete the last administrator.")
+    _keep_an_administrator(ctx, user, "delete")
     audit.record(ctx, Event.USER_DELETED, target=user)
     ctx.db.delete(user)
     ctx.db.flush()
+
+
+def set_admin(ctx: Context, user: User, is_admin: bool) -> None:
+    """Grant or revoke administrator rights. Nobody revokes their own (another
+    administrator must), and the last active administrator keeps them."""
+    if user.is_admin == is_admin:
+        return
+    if not is_admin:
+        if user.id == ctx.origin.actor_id:
+            raise AccountError(
+                "You cannot remove your own administrator rights: ask another administrator."
+            )
+        _keep_an_administrator(ctx, user, "remove administrator rights from")
+    user.is_admin = is_admin
+    audit.record(ctx, Event.ADMIN_GRANTED if is_admin else Event.ADMIN_REVOKED, target=user)
+
+
+def edit_user(ctx: Context, user: User, *, email: str | None, full_name: str) -> None:
+    """Change a user's address and full name; audited with what changed."""
+    email = (email or "").strip() or None
+    full_name = full_name.strip()
+    changes: dict[str, Any] = {}
+    if email != user.email:
+        key = _email_key(email)
+        if email is not None:
+            problem = email_problem(email)
+            if problem:
+                raise AccountError(problem)
+            other = find_user_by_email(ctx, email)
+            if other is not None and other.id != user.id:
+                raise AccountError("That email address belongs to another account.")
+        changes["email"] = [user.email, email]
+        user.email, user.email_key = email, key
+    if full_name != user.full_name:
+        changes["full_name"] = [user.full_name, full_name]
+        user.full_name = full_name
+    if changes:
+        audit.record(ctx, Event.USER_EDITED, target=user, details=changes)
+
+
+def force_password_change(ctx: Context, user: User) -> None:
+    """The user must choose a new password at their next page view."""
+    user.must_change_password = True
+    audit.record(ctx, Event.PASSWORD_CHANGE_FORCED, target=user)
+
+
+def reset_password(
+    ctx: Context, user: User, password: str | None, *, force_change: bool = True
+) -> str | None:
+    """An administrator sets a temporary password: ``password`` (the policy applies)
+    or, when None, a generated one, which is returned to be shown once.
+
+    The user's sessions end and their lockout is cleared, so the temporary
+    password works at once (as after a mailed reset link).
+    """
+    if user.id == ctx.origin.actor_id:
+        raise AccountError("Change your own password on your account's Change password page.")
+    generated = generate_password() if password is None else None
+    chosen = password if password is not None else generated
+    assert chosen is not None
+    set_password(ctx, user, chosen, force_change=force_change)
+    lockout.unlock(ctx, user.username_key, user)
+    return generated
 
 
 def ensure_first_admin(ctx: Context, username: str = "admin") -> tuple[User, str] | None:

@@ -7,11 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
-
 from ..models import AuditEvent, User
 from .context import Context
-from .usernames import username_key
 
 
 class Event(enum.StrEnum):
@@ -34,12 +31,16 @@ class Event(enum.StrEnum):
     USER_ENABLED = "user_enabled"
     USER_APPROVED = "user_approved"
     USER_DELETED = "user_deleted"
+    ADMIN_GRANTED = "admin_granted"
+    ADMIN_REVOKED = "admin_revoked"
+    PASSWORD_CHANGE_FORCED = "password_change_forced"
     TWO_FACTOR_ENROLLED = "two_factor_enrolled"
     TWO_FACTOR_REMOVED = "two_factor_removed"
     TWO_FACTOR_WRONG_CODE = "two_factor_wrong_code"
     TWO_FACTOR_REPLAY_REFUSED = "two_factor_replay_refused"
     RECOVERY_CODE_USED = "recovery_code_used"
     RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+    AUDIT_EXPORTED = "audit_exported"
 
 
 def record(
@@ -75,18 +76,10 @@ def events(
     since: datetime | None = None,
     limit: int = 1000,
 ) -> Sequence[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-    if username:
-        # events about an account carry its id; those about a username that does
-        # not exist carry the normalised name (the same key usernames compare by)
-        key = username_key(username)
-        user_id = ctx.db.scalar(select(User.id).where(User.username_key == key))
-        about = AuditEvent.target_name == key
-        if user_id is not None:
-            about = or_(AuditEvent.target_id == user_id, about)
-        query = query.where(about)
-    if event:
-        query = query.where(AuditEvent.event == event)
-    if since:
-        query = query.where(AuditEvent.created_at >= since)
-    return ctx.db.scalars(query.limit(limit)).all()
+    """The latest events, newest first, with the console's filters (the command
+    line's ``audit``)."""
+    # imported here: audit_search builds on this module's Event
+    from .audit_search import AuditFilter, newest_first
+
+    criteria = AuditFilter(username=username or "", event=event or "", since=since)
+    return ctx.db.scalars(newest_first(ctx, criteria).limit(limit)).all()

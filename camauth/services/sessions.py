@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from ..models import SessionKind, User, WebSession
 from ..settings import Settings
@@ -23,6 +23,7 @@ from . import audit
 from .audit import Event
 from .bulk import execute_bulk
 from .context import Context
+from .paging import PER_PAGE, Cursor, Page, keyset_page
 
 TOKEN_BYTES = 32  # 256 bits; PRODUCT asks for at least 128
 
@@ -215,3 +216,71 @@ def delete_expired_sessions(ctx: Context) -> int:
         )
     )
     return execute_bulk(ctx.db, statement)
+
+
+@dataclass(frozen=True)
+class SessionListing:
+    session: WebSession
+    username: str
+
+
+SESSION_CURSOR_TYPES = (datetime, int)
+
+
+def live_sessions_page(
+    ctx: Context, cursor: Cursor | None = None, per_page: int = PER_PAGE
+) -> Page[SessionListing]:
+    """Every user's live sessions, latest activity first, a page at a time."""
+    now = ctx.clock()
+    query = (
+        select(WebSession, User.username)
+        .join(User, User.id == WebSession.user_id)
+        .where(
+            WebSession.last_seen_at > idle_cutoff(ctx.settings, now),
+            WebSession.created_at > absolute_cutoff(ctx.settings, now),
+        )
+    )
+    page = keyset_page(
+        ctx.db,
+        query,
+        [WebSession.last_seen_at, WebSession.id],
+        lambda row: (row[0].last_seen_at, row[0].id),
+        descending=True,
+        cursor=cursor,
+        per_page=per_page,
+    )
+    listings = [SessionListing(row[0], row[1]) for row in page.items]
+    return Page(listings, page.previous, page.next)
+
+
+def count_live_sessions(ctx: Context) -> int:
+    now = ctx.clock()
+    query = select(func.count()).where(
+        WebSession.user_id.is_not(None),
+        WebSession.last_seen_at > idle_cutoff(ctx.settings, now),
+        WebSession.created_at > absolute_cutoff(ctx.settings, now),
+    )
+    return ctx.db.scalar(query) or 0
+
+
+def find_live_session(ctx: Context, session_id: int) -> WebSession | None:
+    """A logged-in session by id, if it has not timed out."""
+    row = ctx.db.get(WebSession, session_id)
+    if row is None or row.user_id is None:
+        return None
+    now = ctx.clock()
+    if row.last_seen_at <= idle_cutoff(ctx.settings, now):
+        return None
+    if row.created_at <= absolute_cutoff(ctx.settings, now):
+        return None
+    return row
+
+
+def end_all_other_sessions(ctx: Context, keep_id: int | None) -> int:
+    """End every logged-in session but ``keep_id`` (the administrator's own)."""
+    statement = delete(WebSession).where(WebSession.user_id.is_not(None))
+    if keep_id is not None:
+        statement = statement.where(WebSession.id != keep_id)
+    ended = execute_bulk(ctx.db, statement)
+    audit.record(ctx, Event.SESSION_ENDED, details={"count": ended, "all": True})
+    return ended

@@ -190,7 +190,7 @@ def test_delete_refuses_yourself(ctx):
 def test_delete_refuses_the_last_active_admin(ctx):
     admin = add_user(ctx, "root", is_admin=True)
     add_user(ctx, "retired", is_admin=True, status=UserStatus.DISABLED)
-    with pytest.raises(AccountError, match="last administrator"):
+    with pytest.raises(AccountError, match="last active administrator"):
         accounts.delete_user(ctx, admin)
     add_user(ctx, "deputy", is_admin=True)
     accounts.delete_user(ctx, admin)

@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 from camauth import migrate
 from camauth.db import make_engine
 from camauth.models import Base
+from camauth.models.meta import objects_of
 
 TABLES = {
     "users",
@@ -28,7 +29,12 @@ TABLES = {
 def schema_diff(engine):
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": objects_of(engine.dialect.name),
+            },
         )
         return compare_metadata(context, Base.metadata)
 
@@ -140,6 +146,36 @@ def test_0003_adds_two_factor_and_keeps_existing_accounts(engine):
     with engine.connect() as connection:  # enforcement is back on afterwards
         if connection.dialect.name == "sqlite":
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_0004_folds_existing_full_names_and_keeps_every_row(engine):
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, username, username_key, full_name, status, is_admin,"
+                " created_at, must_change_password, extra)"
+                " VALUES (3, 'mm', 'mm', 'Maria MÜLLER Straße', 'active', false,"
+                " '2026-01-01 00:00:00+00', false, '{}')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO web_sessions (token_digest, user_id, kind, created_at,"
+                " last_seen_at, ip, user_agent, data)"
+                " VALUES ('d4', 3, 'browser', '2026-01-01 00:00:00+00',"
+                " '2026-01-01 00:00:00+00', '', '', '{}')"
+            )
+        )
+    try:
+        migrate.downgrade(engine, "0003")
+        columns = {column["name"] for column in inspect(engine).get_columns("users")}
+        assert "full_name_key" not in columns
+        assert _rows(engine, "SELECT user_id FROM web_sessions") == [(3,)]
+    finally:
+        migrate.upgrade(engine)
+    assert schema_diff(engine) == []
+    assert _rows(engine, "SELECT full_name_key FROM users") == [("maria müller strasse",)]
+    assert _rows(engine, "SELECT user_id FROM web_sessions") == [(3,)]
 
 
 def test_fresh_sqlite_file_migrates_from_nothing(tmp_path: Path):
