@@ -49,3 +49,4 @@ def includeme(config: Configurator) -> None:
     config.scan(".views.register")
     config.scan(".views.health")
     config.scan(".views.errors")
+    config.include(".views.admin")

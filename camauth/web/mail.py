@@ -173,6 +173,21 @@ def send_two_factor_changed(request: Request, user: User, *, turned_on: bool) ->
     )
 
 
+def send_changed_by_administrator(request: Request, user: User, change: str) -> None:
+    """Tell the account's owner an administrator changed how they log in (``change``
+    completes "an administrator has ..."), so nobody can do it unnoticed."""
+    if not user.email:
+        return
+    send_mail(
+        request,
+        user.email,
+        "An administrator changed your account",
+        "changed_by_administrator.txt",
+        username=user.username,
+        change=change,
+    )
+
+
 def check_public_url(settings: Settings) -> None:
     """Refuse to serve mail by SMTP with links built from the client's Host header.
 

@@ -60,6 +60,11 @@ def _links(request: Request) -> dict[str, str]:
             "account_two_factor": request.route_path("camauth.account.two_factor"),
             "forgot_password": request.route_path("camauth.password.forgot"),
             "register": request.route_path("camauth.register"),
+            "admin": request.route_path("camauth.admin"),
+            "admin_users": request.route_path("camauth.admin.users"),
+            "admin_lockouts": request.route_path("camauth.admin.lockouts"),
+            "admin_sessions": request.route_path("camauth.admin.sessions"),
+            "admin_audit": request.route_path("camauth.admin.audit"),
             "home": home_path(request),
         }
         cache[request.script_name] = links

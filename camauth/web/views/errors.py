@@ -73,7 +73,9 @@ def bad_encoding(request: Request) -> Response:
 def http_exception(exc: HTTPException, request: Request) -> Response:
     if exc.code is not None and exc.code < 400:
         return exc
-    return error_page(request, exc.code or 400, exc.title, exc.explanation or exc.title)
+    # camauth raises these with a message for the person (``detail``)
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail else exc.explanation
+    return error_page(request, exc.code or 400, exc.title, message or exc.title)
 
 
 @exception_view_config(IntegrityError)

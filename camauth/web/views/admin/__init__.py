@@ -1,0 +1,42 @@
+"""The administrator console at ``/admin`` (PRODUCT §9).
+
+Every view here needs the ``ADMIN`` permission; every change is a POST with the
+CSRF token and is audited by the service it calls. Destructive changes ask on a
+page of their own first; changes to someone's credentials (password, two-factor,
+administrator rights) also need the acting administrator's recent
+authentication (``camauth.reauth_minutes``).
+
+``tests/functional/test_admin_authorization.py`` requests every route under
+``/admin`` as a visitor and as a non-administrator, so a new page cannot be left
+open by mistake.
+"""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+
+from .user_actions import add_user_action_routes
+
+ADMIN_ROUTES = {
+    "camauth.admin": "/admin",
+    "camauth.admin.users": "/admin/users",
+    "camauth.admin.users.new": "/admin/users/new",
+    "camauth.admin.user": r"/admin/users/{id:\d+}",
+    "camauth.admin.user.edit": r"/admin/users/{id:\d+}/edit",
+    "camauth.admin.user.reset_password": r"/admin/users/{id:\d+}/reset-password",
+    "camauth.admin.user.hardware_token": r"/admin/users/{id:\d+}/hardware-token",
+    "camauth.admin.lockouts": "/admin/lockouts",
+    "camauth.admin.lockouts.unlock": "/admin/lockouts/unlock",
+    "camauth.admin.sessions": "/admin/sessions",
+    "camauth.admin.sessions.end_all": "/admin/sessions/end-all",
+    "camauth.admin.session.end": r"/admin/sessions/{id:\d+}/end",
+    "camauth.admin.audit": "/admin/audit",
+    "camauth.admin.audit.csv": "/admin/audit.csv",
+}
+
+
+def includeme(config: Configurator) -> None:
+    for name, pattern in ADMIN_ROUTES.items():
+        config.add_route(name, pattern)
+    add_user_action_routes(config)
+    config.scan(".")

@@ -1,0 +1,134 @@
+"""``/admin/audit``: the audit log, filtered by user, event and time, a page at a
+time; ``/admin/audit.csv`` exports every row the filter matches."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ....services import audit, audit_search
+from ....services.audit import Event
+from ....services.audit_search import AuditFilter, AuditFilterError
+from ....services.context import Context
+from ...security import ADMIN
+from .common import admin_page, cursor_from, paging_links
+
+LIST = "camauth.admin.audit"
+CSV_ROUTE = "camauth.admin.audit.csv"
+FILTER_FIELDS = ("user", "event", "since", "until")
+FLUSH_EVERY = 500  # CSV rows per chunk sent
+EVENTS = [event.value for event in Event]
+
+
+class _BadFilter(ValueError):
+    pass
+
+
+def _moment(text: str, label: str) -> datetime | None:
+    """A time typed in the filter (``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM``), in UTC."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadFilter(f"{label}: enter a date and time such as 2026-11-23T14:30.") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _criteria(query: dict[str, str]) -> AuditFilter:
+    try:
+        return AuditFilter(
+            username=query["user"].strip(),
+            event=query["event"],
+            since=_moment(query["since"], "From"),
+            until=_moment(query["until"], "Until"),
+        )
+    except (AuditFilterError, _BadFilter) as error:
+        raise _BadFilter(str(error)) from None
+
+
+def _query(request: Request) -> dict[str, str]:
+    return {name: request.GET.get(name, "") for name in FILTER_FIELDS}
+
+
+@view_config(route_name=LIST, request_method="GET", permission=ADMIN)
+def audit_page(request: Request) -> Response:
+    query = _query(request)
+    values = {"query": query, "events": [event.value for event in Event]}
+    try:
+        criteria = _criteria(query)
+    except _BadFilter as error:
+        return admin_page(
+            request, "audit.html", "audit", 400, error=str(error), page=None, **values
+        )
+    cursor = cursor_from(request, audit_search.CURSOR_TYPES)
+    page = audit_search.search(request.camauth, criteria, cursor)
+    kept = {key: value for key, value in query.items() if value}
+    return admin_page(
+        request,
+        "audit.html",
+        "audit",
+        page=page,
+        error="",
+        pages=paging_links(request, LIST, page, query),
+        csv_url=request.route_path(CSV_ROUTE, _query=kept),
+        query=query,
+        events=EVENTS,
+    )
+
+
+def _refused(request: Request, query: dict[str, str], message: str) -> Response:
+    """The filter form again, as typed, with what is wrong with it."""
+    page = None
+    return admin_page(
+        request, "audit.html", "audit", 400, error=message, page=page, query=query, events=EVENTS
+    )
+
+
+@view_config(route_name=CSV_ROUTE, request_method="GET", permission=ADMIN)
+def audit_csv(request: Request) -> Response:
+    query = _query(request)
+    try:
+        criteria = _criteria(query)
+    except _BadFilter as error:
+        return _refused(request, query, str(error))
+    ctx = request.camauth
+    # who took a copy of the log, and of what, is itself a security event
+    details = {key: value for key, value in query.items() if value}
+    audit.record(ctx, Event.AUDIT_EXPORTED, details=details)
+    stamp = ctx.clock().strftime("%Y%m%d-%H%M")
+    response = Response(
+        app_iter=_csv_chunks(request, ctx, criteria),
+        content_type="text/csv",
+        charset="utf-8",
+    )
+    response.content_disposition = f'attachment; filename="camauth-audit-{stamp}.csv"'
+    return response
+
+
+def _csv_chunks(request: Request, ctx: Context, criteria: AuditFilter) -> Iterator[bytes]:
+    """The CSV, written while it is sent: rows are read in batches on a database
+    session of their own (the request's has committed by then), so a million rows
+    need no more memory than a thousand."""
+    factory = request.registry["camauth.dbsession_factory"]
+    with factory() as dbsession:
+        buffer = io.StringIO()
+        buffer.write("\ufeff")  # spreadsheets then read the file as UTF-8
+        writer = csv.writer(buffer)
+        for number, cells in enumerate(
+            audit_search.export_rows(replace(ctx, db=dbsession), criteria)
+        ):
+            writer.writerow(cells)
+            if number % FLUSH_EVERY == FLUSH_EVERY - 1:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode("utf-8")

@@ -1,0 +1,94 @@
+"""What the console's views share: the page frame, the user a URL names, paging
+links, and the temporary password shown once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound
+from pyramid.request import Request
+from pyramid.response import Response
+
+from ....models import User
+from ....services.accounts import get_user
+from ....services.paging import BadCursor, Cursor, Page
+from ...context import app_settings
+from ...rendering import render_page
+
+MAX_ID = 2**31 - 1  # the id columns' range: a longer number names nothing
+TEMPORARY_PASSWORD = "camauth.admin.temporary_password"
+
+
+def admin_page(
+    request: Request, template: str, section: str, status: int = 200, **values: Any
+) -> Response:
+    """A console page; ``section`` marks the console menu's current entry."""
+    return render_page(request, f"admin/{template}", status=status, section=section, **values)
+
+
+def id_from_url(request: Request) -> int:
+    number = int(request.matchdict["id"])  # the route admits digits only
+    if number > MAX_ID:
+        raise HTTPNotFound("There is no such user or session.")
+    return number
+
+
+def target_user(request: Request) -> User:
+    """The user the URL names, or a 404."""
+    user = get_user(request.camauth, id_from_url(request))
+    if user is None:
+        raise HTTPNotFound("There is no such user: it may have been deleted.")
+    return user
+
+
+def user_url(request: Request, user: User) -> str:
+    url: str = request.route_path("camauth.admin.user", id=user.id)
+    return url
+
+
+def cursor_from(request: Request, types: Sequence[type]) -> Cursor | None:
+    """The page a listing's link asks for (``?after=`` or ``?before=``)."""
+    for name in ("after", "before"):
+        text = request.GET.get(name)
+        if text:
+            try:
+                return Cursor.decode(text, types)
+            except BadCursor as error:
+                raise HTTPBadRequest(str(error)) from None
+    return None
+
+
+def paging_links(
+    request: Request, route: str, page: Page[Any], query: dict[str, str]
+) -> dict[str, str | None]:
+    """URLs of the pages before and after ``page``, keeping the listing's filters."""
+    kept = {key: value for key, value in query.items() if value}
+
+    def link(cursor: Cursor | None) -> str | None:
+        if cursor is None:
+            return None
+        path: str = request.route_path(route)
+        return f"{path}?{urlencode({**kept, cursor.direction.value: cursor.encode()})}"
+
+    return {"previous": link(page.previous), "next": link(page.next)}
+
+
+def keep_temporary_password(request: Request, user: User, password: str) -> None:
+    """Hold a generated password for the user's page to show once; the session
+    drops it after ``reauth_minutes`` whatever page comes next."""
+    clock = request.registry["camauth.clock"]
+    until = clock() + timedelta(minutes=app_settings(request.registry).reauth_minutes)
+    entry = {"user_id": user.id, "password": password}
+    request.session.put_expiring(TEMPORARY_PASSWORD, entry, until)
+
+
+def pop_temporary_password(request: Request, user: User) -> str | None:
+    kept = request.session.get_expiring(TEMPORARY_PASSWORD)
+    if not isinstance(kept, dict) or kept.get("user_id") != user.id:
+        return None
+    request.session.pop(TEMPORARY_PASSWORD, None)
+    password = kept.get("password")
+    return password if isinstance(password, str) else None

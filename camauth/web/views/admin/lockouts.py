@@ -1,0 +1,78 @@
+"""``/admin/lockouts``: locked usernames (with an account or not), throttled IPs,
+the latest failures; unlock any username from here."""
+
+from __future__ import annotations
+
+import colander
+import deform
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ....services import accounts, lockout, lockout_report
+from ....services.usernames import username_key
+from ...forms import CSRFSchema, form_controls, make_form
+from ...navigation import see_other
+from ...security import ADMIN
+from .common import admin_page
+
+UNLOCK = "camauth.admin.lockouts.unlock"
+
+
+def unlock_schema(request: Request) -> colander.SchemaNode:
+    schema = CSRFSchema()
+    schema.add(
+        colander.SchemaNode(
+            colander.String(),
+            name="username",
+            widget=deform.widget.HiddenWidget(),
+            validator=colander.Length(min=1, max=150),
+        )
+    )
+    return schema.bind(request=request)
+
+
+def _unlock_form(request: Request) -> deform.Form:
+    return make_form(unlock_schema(request), "Unlock", "unlock", request.route_path(UNLOCK))
+
+
+def _page(request: Request, status: int = 200, error: str = "") -> Response:
+    ctx = request.camauth
+    locked, total = lockout_report.locked_now(ctx)
+    return admin_page(
+        request,
+        "lockouts.html",
+        "lockouts",
+        status=status,
+        error=error,
+        locked=locked,
+        total=total,
+        throttled=lockout_report.throttled_ips(ctx),
+        failures=lockout_report.recent_failures(ctx),
+        unlock_url=request.route_path(UNLOCK),
+    )
+
+
+@view_config(route_name="camauth.admin.lockouts", request_method="GET", permission=ADMIN)
+def lockouts_page(request: Request) -> Response:
+    return _page(request)
+
+
+@view_config(route_name=UNLOCK, request_method="GET", permission=ADMIN)
+def unlock_get(request: Request) -> Response:
+    return see_other(request.route_path("camauth.admin.lockouts"))
+
+
+@view_config(route_name=UNLOCK, request_method="POST", permission=ADMIN)
+def unlock_submit(request: Request) -> Response:
+    try:
+        values = _unlock_form(request).validate(form_controls(request))
+    except deform.ValidationFailure:
+        return _page(request, 400, "Say which username to unlock.")
+    if "\x00" in values["username"]:
+        return _page(request, 400, "That is not a username anyone could have.")
+    ctx = request.camauth
+    key = username_key(values["username"])
+    lockout.unlock(ctx, key, accounts.find_user(ctx, key))
+    request.session.flash(f"{key} is unlocked.")
+    return see_other(request.route_path("camauth.admin.lockouts"))

@@ -1,0 +1,133 @@
+"""``/admin/users``: the list (search, status filter, paging), a new user, one user."""
+
+from __future__ import annotations
+
+import deform
+from pyramid.httpexceptions import HTTPBadRequest
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ....models import UserStatus
+from ....services import accounts, directory
+from ....services.accounts import AccountError
+from ....services.directory import SearchError, UserFilter
+from ....services.password_policy import PasswordPolicyError
+from ...admin_forms import new_user_schema
+from ...forms import form_controls, make_form
+from ...navigation import see_other
+from ...reauth import ask_again_unless_recent
+from ...rendering import form_html
+from ...security import ADMIN
+from .common import (
+    admin_page,
+    cursor_from,
+    keep_temporary_password,
+    paging_links,
+    pop_temporary_password,
+    target_user,
+    user_url,
+)
+from .user_actions import ACTIONS
+
+STATUSES = [status.value for status in UserStatus]
+
+
+def _filter(request: Request) -> UserFilter:
+    status = request.GET.get("status", "")
+    if status and status not in STATUSES:
+        raise HTTPBadRequest("Choose a status from the list.")
+    return UserFilter(request.GET.get("q", ""), UserStatus(status) if status else None)
+
+
+@view_config(route_name="camauth.admin.users", request_method="GET", permission=ADMIN)
+def users_page(request: Request) -> Response:
+    criteria = _filter(request)
+    ctx = request.camauth
+    try:
+        page = directory.search_users(ctx, criteria, cursor_from(request, (str,)))
+        total = directory.count_users(ctx, criteria)
+    except SearchError as error:
+        raise HTTPBadRequest(str(error)) from None
+    query = {"q": criteria.text, "status": criteria.status.value if criteria.status else ""}
+    return admin_page(
+        request,
+        "users.html",
+        "users",
+        page=page,
+        total=total,
+        query=query,
+        statuses=STATUSES,
+        pages=paging_links(request, "camauth.admin.users", page, query),
+        now=request.registry["camauth.clock"](),
+    )
+
+
+def _new_user_form(request: Request) -> deform.Form:
+    action = request.route_path("camauth.admin.users.new")
+    return make_form(new_user_schema(request), "Create user", "new-user", action)
+
+
+def _new_user_page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
+    return admin_page(
+        request, "user_new.html", "users", status=status, form=form_html(rendered), error=error
+    )
+
+
+@view_config(route_name="camauth.admin.users.new", request_method="GET", permission=ADMIN)
+def new_user_page(request: Request) -> Response:
+    # it sets a password (and perhaps administrator rights): the administrator
+    # proves who they are first, rather than after typing the form
+    ask_again = ask_again_unless_recent(request)
+    if ask_again is not None:
+        return ask_again
+    return _new_user_page(request, _new_user_form(request).render())
+
+
+@view_config(route_name="camauth.admin.users.new", request_method="POST", permission=ADMIN)
+def new_user_submit(request: Request) -> Response:
+    form = _new_user_form(request)
+    try:
+        values = form.validate(form_controls(request))
+    except deform.ValidationFailure as failure:
+        return _new_user_page(request, failure.render(), 400)
+    ask_again = ask_again_unless_recent(request, request.route_path("camauth.admin.users.new"))
+    if ask_again is not None:
+        return ask_again
+    typed = values["temporary_password"] or None
+    password = typed or accounts.generate_password()
+    try:
+        user = accounts.create_user(
+            request.camauth,
+            values["username"],
+            password=password,
+            email=values["email"] or None,
+            full_name=values["full_name"],
+            is_admin=values["is_admin"],
+            must_change_password=values["force_change"],
+        )
+    except (AccountError, PasswordPolicyError) as refused:
+        kept = {key: value for key, value in values.items() if key != "temporary_password"}
+        return _new_user_page(request, form.render(kept), 400, str(refused))
+    if typed is None:
+        keep_temporary_password(request, user, password)
+    request.session.flash(f"{user.username} was created.")
+    return see_other(user_url(request, user))
+
+
+@view_config(route_name="camauth.admin.user", request_method="GET", permission=ADMIN)
+def user_page(request: Request) -> Response:
+    user = target_user(request)
+    overview = directory.overview(request.camauth, user)
+    offered = [action for action in ACTIONS if action.applies(user)]
+    return admin_page(
+        request,
+        "user.html",
+        "users",
+        overview=overview,
+        actions=[action for action in offered if not action.confirm],
+        confirm_actions=[action for action in offered if action.confirm],
+        temporary_password=pop_temporary_password(request, user),
+        is_self=user.id == request.user.id,
+        now=request.registry["camauth.clock"](),
+    )
