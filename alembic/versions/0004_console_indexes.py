@@ -37,9 +37,7 @@ def _postgresql() -> bool:
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "full_name_key", sa.String(length=400), server_default=sa.text("''"), nullable=False
-            )
+            sa.Column("full_name_key", sa.Text(), server_default=sa.text("''"), nullable=False)
         )
     users = sa.table(
         "users",

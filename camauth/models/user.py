@@ -51,8 +51,9 @@ class User(Base):
     # casefolded full name, kept in step by ``_fold_full_name``: what the console's
     # search compares, the same on every database and collation ("MÜLLER" finds
     # "Müller" also where SQL's lower() knows only ASCII). Rows inserted by raw SQL
-    # get "" and are found by username and address only.
-    full_name_key: Mapped[str] = mapped_column(String(400), default="", server_default=text("''"))
+    # get "" and are found by username and address only. Text, because casefolding
+    # can triple a name's length.
+    full_name_key: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     status: Mapped[str] = mapped_column(String(20), default=UserStatus.ACTIVE.value)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

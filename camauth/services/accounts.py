@@ -292,19 +292,19 @@ def count_active_admins(ctx: Context) -> int:
 def _keep_an_administrator(ctx: Context, user: User, verb: str) -> None:
     """Refuse to take away the last active administrator.
 
-    Every active administrator's row is locked first: of two administrators
-    removing each other at the same moment, the second waits, then sees the
-    first's change and is refused (PostgreSQL re-reads locked rows that changed).
+    Every active administrator's row is locked first and the decision is made
+    from those rows, not from ``user`` as this request loaded it (another request
+    may have made it an administrator since): of two administrators removing
+    each other at the same moment, the second waits, then sees the first's
+    change and is refused (PostgreSQL re-reads locked rows that changed).
     """
-    if not (user.is_admin and user.status == UserStatus.ACTIVE):
-        return
     admins = ctx.db.scalars(
         select(User.id)
         .where(User.is_admin.is_(True), User.status == UserStatus.ACTIVE)
         .order_by(User.id)
         .with_for_update()
     ).all()
-    if not [admin_id for admin_id in admins if admin_id != user.id]:
+    if user.id in admins and len(admins) == 1:
         raise AccountError(
             f"You cannot {verb} the last active administrator: make another user an "
             "administrator first."
@@ -351,6 +351,9 @@ def edit_user(ctx: Context, user: User, *, email: str | None, full_name: str) ->
                 raise AccountError("That email address belongs to another account.")
         changes["email"] = [user.email, email]
         user.email, user.email_key = email, key
+        # links already mailed to the old address must not open the account
+        for purpose in TokenPurpose:
+            tokens.void_unused(ctx, user, purpose)
     if full_name != user.full_name:
         changes["full_name"] = [user.full_name, full_name]
         user.full_name = full_name

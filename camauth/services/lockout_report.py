@@ -160,4 +160,4 @@ def _hours_since(ctx: Context, start: datetime) -> Any:
     # SQLite keeps naive UTC text, which strftime('%s') reads as UTC; whole seconds
     # and integer division, so an hour's first failure is not put in the hour before
     seconds = cast(func.strftime("%s", LoginFailure.created_at), Integer) - int(start.timestamp())
-    return seconds.op("/")(3600)
+    return seconds.self_group().op("/")(3600)

@@ -55,10 +55,11 @@ def _temporary_password(request: Request) -> colander.SchemaNode:
 
 
 def _checkbox(name: str, title: str, default: bool, description: str = "") -> colander.SchemaNode:
+    # deform shows the checkbox's own label; a title would repeat it above the box
     return colander.SchemaNode(
         colander.Boolean(),
         name=name,
-        title=title,
+        title="",
         label=title,
         description=description,
         default=default,
@@ -116,8 +117,9 @@ def hardware_token_schema(request: Request, *, replacing: bool) -> colander.Sche
             validator=colander.Length(
                 max=MAX_SECRET, max_err=f"Use at most {MAX_SECRET} characters."
             ),
-            widget=deform.widget.TextInputWidget(
-                attributes={"autocomplete": "off", "spellcheck": "false"}
+            # a secret is never sent back into a page, not even after a refusal
+            widget=deform.widget.PasswordWidget(
+                redisplay=False, attributes={"autocomplete": "off", "spellcheck": "false"}
             ),
         )
     )

@@ -250,11 +250,16 @@ _RENDERER = FirstRenderSerialised(deform.Form.default_renderer)
 
 
 def make_form(
-    schema: colander.SchemaNode, button: str, formid: str, action: str = ""
+    schema: colander.SchemaNode,
+    button: str,
+    formid: str,
+    action: str = "",
+    *,
+    button_class: str = "btn-primary",
 ) -> deform.Form:
     return deform.Form(
         schema,
-        buttons=(deform.Button("submit", button),),
+        buttons=(deform.Button("submit", button, css_class=button_class),),
         formid=formid,
         action=action,
         renderer=_RENDERER,

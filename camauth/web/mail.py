@@ -173,18 +173,23 @@ def send_two_factor_changed(request: Request, user: User, *, turned_on: bool) ->
     )
 
 
-def send_changed_by_administrator(request: Request, user: User, change: str) -> None:
+def send_changed_by_administrator(
+    request: Request, user: User, change: str, *, to: str | None = None, sessions_ended: bool = True
+) -> None:
     """Tell the account's owner an administrator changed how they log in (``change``
-    completes "an administrator has ..."), so nobody can do it unnoticed."""
-    if not user.email:
+    completes "an administrator has ..."), so nobody can do it unnoticed; ``to``
+    another address than the account's (the old one, when it changed)."""
+    address = to or user.email
+    if not address:
         return
     send_mail(
         request,
-        user.email,
+        address,
         "An administrator changed your account",
         "changed_by_administrator.txt",
         username=user.username,
         change=change,
+        sessions_ended=sessions_ended,
     )
 
 

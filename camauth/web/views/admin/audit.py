@@ -38,9 +38,9 @@ def _moment(text: str, label: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset past the year 1 or 9999
         raise _BadFilter(f"{label}: enter a date and time such as 2026-11-23T14:30.") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _criteria(query: dict[str, str]) -> AuditFilter:

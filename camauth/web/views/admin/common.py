@@ -1,10 +1,9 @@
-"""What the console's views share: the page frame, the user a URL names, paging
-links, and the temporary password shown once."""
+"""What the console's views share: the page frame, the user a URL names, and
+paging links."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,11 +14,9 @@ from pyramid.response import Response
 from ....models import User
 from ....services.accounts import get_user
 from ....services.paging import BadCursor, Cursor, Page
-from ...context import app_settings
 from ...rendering import render_page
 
 MAX_ID = 2**31 - 1  # the id columns' range: a longer number names nothing
-TEMPORARY_PASSWORD = "camauth.admin.temporary_password"
 
 
 def admin_page(
@@ -74,21 +71,3 @@ def paging_links(
         return f"{path}?{urlencode({**kept, cursor.direction.value: cursor.encode()})}"
 
     return {"previous": link(page.previous), "next": link(page.next)}
-
-
-def keep_temporary_password(request: Request, user: User, password: str) -> None:
-    """Hold a generated password for the user's page to show once; the session
-    drops it after ``reauth_minutes`` whatever page comes next."""
-    clock = request.registry["camauth.clock"]
-    until = clock() + timedelta(minutes=app_settings(request.registry).reauth_minutes)
-    entry = {"user_id": user.id, "password": password}
-    request.session.put_expiring(TEMPORARY_PASSWORD, entry, until)
-
-
-def pop_temporary_password(request: Request, user: User) -> str | None:
-    kept = request.session.get_expiring(TEMPORARY_PASSWORD)
-    if not isinstance(kept, dict) or kept.get("user_id") != user.id:
-        return None
-    request.session.pop(TEMPORARY_PASSWORD, None)
-    password = kept.get("password")
-    return password if isinstance(password, str) else None

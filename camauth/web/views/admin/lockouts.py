@@ -10,6 +10,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ....services import accounts, lockout, lockout_report
+from ....services.accounts import username_problem
 from ....services.usernames import username_key
 from ...forms import CSRFSchema, form_controls, make_form
 from ...navigation import see_other
@@ -69,7 +70,8 @@ def unlock_submit(request: Request) -> Response:
         values = _unlock_form(request).validate(form_controls(request))
     except deform.ValidationFailure:
         return _page(request, 400, "Say which username to unlock.")
-    if "\x00" in values["username"]:
+    # failures are recorded only for names that could be usernames (PRODUCT §2)
+    if username_problem(values["username"]):
         return _page(request, 400, "That is not a username anyone could have.")
     ctx = request.camauth
     key = username_key(values["username"])

@@ -200,9 +200,16 @@ ACTIONS = (
 )
 
 
+# refused by the services for one's own account; not offered there either
+NOT_ON_YOURSELF = frozenset({"disable", "delete", "revoke-admin"})
+
+
 def _form(request: Request, action: UserAction, user: User) -> deform.Form:
     url = request.route_path(action.route, id=user.id)
-    return make_form(confirm_schema(request), action.button, "confirm-" + action.slug, url)
+    style = "btn-danger" if action.confirm else "btn-primary"
+    return make_form(
+        confirm_schema(request), action.button, "confirm-" + action.slug, url, button_class=style
+    )
 
 
 def _confirm_page(
@@ -249,6 +256,10 @@ def _perform(action: UserAction) -> Callable[[Request], Response]:
         ask_again = _ask_again(request, action, user)
         if ask_again is not None:
             return ask_again
+        if not action.applies(user):
+            # the page was stale (another administrator acted first) or forged
+            message = f"This does not apply to {user.username} as things stand now."
+            return _confirm_page(request, action, user, 409, message)
         username = user.username
         try:
             action.run(request, user)
@@ -267,7 +278,7 @@ def _perform(action: UserAction) -> Callable[[Request], Response]:
 
 def add_user_action_routes(config: Configurator) -> None:
     for action in ACTIONS:
-        config.add_route(action.route, rf"/admin/users/{{id:\d+}}/{action.slug}")
+        config.add_route(action.route, rf"/admin/users/{{id:\d{{1,10}}}}/{action.slug}")
         config.add_view(
             _show(action), route_name=action.route, request_method="GET", permission=ADMIN
         )

@@ -19,7 +19,8 @@ from ...navigation import see_other
 from ...reauth import ask_again_unless_recent
 from ...rendering import form_html
 from ...security import ADMIN
-from .common import admin_page, keep_temporary_password, target_user, user_url
+from .common import admin_page, target_user, user_url
+from .users import user_page_with_password
 
 EDIT = "camauth.admin.user.edit"
 RESET = "camauth.admin.user.reset_password"
@@ -60,6 +61,11 @@ def _edit_form(request: Request, user: User) -> deform.Form:
 @view_config(route_name=EDIT, request_method="GET", permission=ADMIN)
 def edit_page(request: Request) -> Response:
     user = target_user(request)
+    # the address decides where password reset links go: changing it is changing
+    # a credential, so the administrator proves who they are before typing
+    ask_again = ask_again_unless_recent(request)
+    if ask_again is not None:
+        return ask_again
     current = {"email": user.email or "", "full_name": user.full_name}
     rendered = _edit_form(request, user).render(current)
     return _page(request, user, f"Edit {user.username}", rendered)
@@ -74,12 +80,19 @@ def edit_submit(request: Request) -> Response:
         values = form.validate(form_controls(request))
     except deform.ValidationFailure as failure:
         return _page(request, user, heading, failure.render(), 400)
+    old_email = user.email
+    new_email = values["email"] or None
+    if new_email != old_email:
+        ask_again = ask_again_unless_recent(request, request.route_path(EDIT, id=user.id))
+        if ask_again is not None:
+            return ask_again
     try:
-        accounts.edit_user(
-            request.camauth, user, email=values["email"] or None, full_name=values["full_name"]
-        )
+        accounts.edit_user(request.camauth, user, email=new_email, full_name=values["full_name"])
     except AccountError as refused:
         return _page(request, user, heading, form.render(values), 400, str(refused))
+    if old_email and new_email != old_email:
+        change = "changed your account's email address"
+        send_changed_by_administrator(request, user, change, to=old_email, sessions_ended=False)
     request.session.flash(f"{user.username} was saved.")
     return see_other(user_url(request, user))
 
@@ -132,10 +145,10 @@ def reset_submit(request: Request) -> Response:
     except (AccountError, PasswordPolicyError) as refused:
         blank = {"force_change": values["force_change"]}
         return _reset_page(request, user, form.render(blank), 400, str(refused))
-    if generated is not None:
-        keep_temporary_password(request, user, generated)
     send_changed_by_administrator(request, user, "reset your password")
     request.session.flash(f"The password of {user.username} was reset.")
+    if generated is not None:
+        return user_page_with_password(request, user, generated)
     return see_other(user_url(request, user))
 
 

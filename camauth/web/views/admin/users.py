@@ -8,27 +8,20 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ....models import UserStatus
+from ....models import User, UserStatus
 from ....services import accounts, directory
 from ....services.accounts import AccountError
 from ....services.directory import SearchError, UserFilter
 from ....services.password_policy import PasswordPolicyError
+from ....services.passwords import generate_password
 from ...admin_forms import new_user_schema
 from ...forms import form_controls, make_form
 from ...navigation import see_other
 from ...reauth import ask_again_unless_recent
 from ...rendering import form_html
 from ...security import ADMIN
-from .common import (
-    admin_page,
-    cursor_from,
-    keep_temporary_password,
-    paging_links,
-    pop_temporary_password,
-    target_user,
-    user_url,
-)
-from .user_actions import ACTIONS
+from .common import admin_page, cursor_from, paging_links, target_user, user_url
+from .user_actions import ACTIONS, NOT_ON_YOURSELF
 
 STATUSES = [status.value for status in UserStatus]
 
@@ -95,7 +88,7 @@ def new_user_submit(request: Request) -> Response:
     if ask_again is not None:
         return ask_again
     typed = values["temporary_password"] or None
-    password = typed or accounts.generate_password()
+    password = typed or generate_password()
     try:
         user = accounts.create_user(
             request.camauth,
@@ -109,17 +102,31 @@ def new_user_submit(request: Request) -> Response:
     except (AccountError, PasswordPolicyError) as refused:
         kept = {key: value for key, value in values.items() if key != "temporary_password"}
         return _new_user_page(request, form.render(kept), 400, str(refused))
-    if typed is None:
-        keep_temporary_password(request, user, password)
     request.session.flash(f"{user.username} was created.")
+    if typed is None:
+        return user_page_with_password(request, user, password)
     return see_other(user_url(request, user))
 
 
 @view_config(route_name="camauth.admin.user", request_method="GET", permission=ADMIN)
 def user_page(request: Request) -> Response:
-    user = target_user(request)
+    return _user_page(request, target_user(request))
+
+
+def user_page_with_password(request: Request, user: User, password: str) -> Response:
+    """The user's page as the answer to the POST that generated ``password``: shown
+    this once, never stored (not even in the session table), never cached."""
+    return _user_page(request, user, password)
+
+
+def _user_page(request: Request, user: User, temporary_password: str | None = None) -> Response:
     overview = directory.overview(request.camauth, user)
-    offered = [action for action in ACTIONS if action.applies(user)]
+    is_self = user.id == request.user.id
+    offered = [
+        action
+        for action in ACTIONS
+        if action.applies(user) and not (is_self and action.slug in NOT_ON_YOURSELF)
+    ]
     return admin_page(
         request,
         "user.html",
@@ -127,7 +134,7 @@ def user_page(request: Request) -> Response:
         overview=overview,
         actions=[action for action in offered if not action.confirm],
         confirm_actions=[action for action in offered if action.confirm],
-        temporary_password=pop_temporary_password(request, user),
-        is_self=user.id == request.user.id,
+        temporary_password=temporary_password,
+        is_self=is_self,
         now=request.registry["camauth.clock"](),
     )
