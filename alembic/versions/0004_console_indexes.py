@@ -66,6 +66,10 @@ def upgrade() -> None:
             )
     for name, columns in AUDIT_INDEXES.items():
         op.create_index(name, "audit_events", columns)
+    for column in ("target_name", "actor_name"):
+        op.create_index(
+            f"ix_audit_events_lower_{column}", "audit_events", [sa.func.lower(sa.text(column))]
+        )
     # the composite indexes start with these columns and serve their look-ups
     op.drop_index("ix_audit_events_event", table_name="audit_events")
     op.drop_index("ix_audit_events_target_id", table_name="audit_events")
@@ -76,6 +80,8 @@ def downgrade() -> None:
     op.create_index("ix_audit_events_event", "audit_events", ["event"])
     for name in AUDIT_INDEXES:
         op.drop_index(name, table_name="audit_events")
+    for column in ("target_name", "actor_name"):
+        op.drop_index(f"ix_audit_events_lower_{column}", table_name="audit_events")
     if _postgresql():
         for column in TRIGRAM_COLUMNS:
             op.drop_index(f"ix_users_{column}_trgm", table_name="users")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .meta import Base, UTCDateTime
@@ -22,6 +22,9 @@ class AuditEvent(Base):
         Index("ix_audit_events_target_id_created_at", "target_id", "created_at", "id"),
         Index("ix_audit_events_actor_id_created_at", "actor_id", "created_at", "id"),
         Index("ix_audit_events_target_name_created_at", "target_name", "created_at", "id"),
+        # names of deleted accounts, as typed in any case (their ids are gone)
+        Index("ix_audit_events_lower_target_name", func.lower(text("target_name"))),
+        Index("ix_audit_events_lower_actor_name", func.lower(text("actor_name"))),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

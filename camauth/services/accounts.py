@@ -145,6 +145,17 @@ def count_users(ctx: Context) -> int:
     return ctx.db.scalar(select(func.count()).select_from(User)) or 0
 
 
+FULL_NAME_MAX = 200
+
+
+def full_name_problem(full_name: str) -> str | None:
+    if len(full_name) > FULL_NAME_MAX:
+        return f"A full name has at most {FULL_NAME_MAX} characters."
+    if "\x00" in full_name:  # PostgreSQL text cannot hold it
+        return "A full name cannot contain control characters."
+    return None
+
+
 def check_username_available(ctx: Context, username: str) -> None:
     """Raise :class:`AccountError` unless a new account could take ``username``."""
     problem = username_problem(username)
@@ -176,6 +187,9 @@ def create_user(
 ) -> User:
     """Create a user. Without a password the account cannot log in until one is set."""
     check_username_available(ctx, username)
+    name_invalid = full_name_problem(full_name.strip())
+    if name_invalid:
+        raise AccountError(name_invalid)
     key = username_key(username)
     email_key = _email_key(email)
     if email_key:
@@ -339,6 +353,9 @@ def edit_user(ctx: Context, user: User, *, email: str | None, full_name: str) ->
     """Change a user's address and full name; audited with what changed."""
     email = (email or "").strip() or None
     full_name = full_name.strip()
+    name_invalid = full_name_problem(full_name)
+    if name_invalid:
+        raise AccountError(name_invalid)
     changes: dict[str, Any] = {}
     if email != user.email:
         key = _email_key(email)

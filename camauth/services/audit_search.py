@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from ..models import AuditEvent, User
 from .audit import Event
@@ -49,9 +49,13 @@ def _conditions(ctx: Context, criteria: AuditFilter) -> list[ColumnElement[bool]
     if criteria.username.strip():
         name = normalize_username(criteria.username)
         key = username_key(name)
-        # failures of unknown names carry the typed key; rows about a deleted
-        # account keep its name after the reference is cleared
-        about: list[ColumnElement[bool]] = [AuditEvent.target_name.in_(sorted({key, name}))]
+        # failures of unknown names carry the typed key; rows about or by a deleted
+        # account keep its name, in its own case, after the references are cleared
+        lowered = sorted({key, name.lower()})
+        about: list[ColumnElement[bool]] = [
+            func.lower(AuditEvent.target_name).in_(lowered),
+            func.lower(AuditEvent.actor_name).in_(lowered),
+        ]
         user_id = ctx.db.scalar(select(User.id).where(User.username_key == key))
         if user_id is not None:
             about += [AuditEvent.target_id == user_id, AuditEvent.actor_id == user_id]
