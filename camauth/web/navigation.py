@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
-from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.request import Request
 from pyramid.response import Response
 
@@ -57,3 +57,8 @@ def commit_anyway(response: Response) -> Response:
 def see_other(location: str) -> HTTPSeeOther:
     """A redirect to *return* (a raised one would abort the transaction)."""
     return HTTPSeeOther(location=location)
+
+
+class RecordNotFound(HTTPNotFound):
+    """A 404 for a record a link named (a user, a session) that is not there (any
+    more): its message says so, unlike the generic "no page at this address"."""

@@ -13,7 +13,7 @@ from pyramid.view import exception_view_config, forbidden_view_config, notfound_
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ...services.required_actions import Action
-from ..navigation import login_url, see_other
+from ..navigation import RecordNotFound, login_url, see_other
 from ..rendering import render_page
 from ..security import owed_action
 
@@ -47,7 +47,9 @@ def forbidden(request: Request) -> Response:
 
 
 @notfound_view_config()
-def not_found(request: Request) -> Response:
+def not_found(exc: HTTPException, request: Request) -> Response:
+    if isinstance(exc, RecordNotFound) and isinstance(exc.detail, str):
+        return error_page(request, 404, "Not found", exc.detail)
     return error_page(request, 404, "Not found", "There is no page at this address.")
 
 

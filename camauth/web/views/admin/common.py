@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound
+from pyramid.httpexceptions import HTTPBadRequest
 from pyramid.request import Request
 from pyramid.response import Response
 
 from ....models import User
 from ....services.accounts import get_user
 from ....services.paging import BadCursor, Cursor, Page
+from ...navigation import RecordNotFound
 from ...rendering import render_page
 
 MAX_ID = 2**31 - 1  # the id columns' range: a longer number names nothing
@@ -29,7 +30,7 @@ def admin_page(
 def id_from_url(request: Request) -> int:
     number = int(request.matchdict["id"])  # the route admits digits only
     if number > MAX_ID:
-        raise HTTPNotFound("There is no such user or session.")
+        raise RecordNotFound("There is no such user or session.")
     return number
 
 
@@ -37,7 +38,7 @@ def target_user(request: Request) -> User:
     """The user the URL names, or a 404."""
     user = get_user(request.camauth, id_from_url(request))
     if user is None:
-        raise HTTPNotFound("There is no such user: it may have been deleted.")
+        raise RecordNotFound("There is no such user: it may have been deleted.")
     return user
 
 

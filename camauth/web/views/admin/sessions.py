@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import deform
-from pyramid.httpexceptions import HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -11,7 +10,7 @@ from pyramid.view import view_config
 from ....models import User, WebSession
 from ....services import sessions
 from ...forms import confirm_schema, form_controls, make_form
-from ...navigation import see_other
+from ...navigation import RecordNotFound, see_other
 from ...rendering import form_html
 from ...security import ADMIN
 from .common import admin_page, cursor_from, id_from_url, paging_links
@@ -40,7 +39,7 @@ def sessions_page(request: Request) -> Response:
 def _session(request: Request) -> WebSession:
     row = sessions.find_live_session(request.camauth, id_from_url(request))
     if row is None:
-        raise HTTPNotFound("There is no such session: it may have ended already.")
+        raise RecordNotFound("There is no such session: it may have ended already.")
     return row
 
 
