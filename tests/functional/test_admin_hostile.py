@@ -602,3 +602,82 @@ def test_three_administrators_removing_one_another(concurrent_console):
     )
     assert all(status in (303, 400, 404, 409) for status in statuses), statuses
     assert len(active_admins(app)) >= 1
+
+
+# --- a page that is out of date (another administrator acted first), or forged -------------
+
+
+@pytest.mark.parametrize(
+    ("slug", "event", "whom"),
+    [
+        ("approve", "user_approved", "alice"),
+        ("enable", "user_enabled", "alice"),
+        ("force-password-change", "password_change_forced", "alice"),
+        ("remove-two-factor", "two_factor_removed", "alice"),
+        ("grant-admin", "admin_granted", ADMIN),
+        ("revoke-admin", "admin_revoked", "alice"),
+    ],
+)
+def test_an_action_that_no_longer_applies_changes_nothing(
+    admin, console, root, alice, mail_dir, slug, event, whom
+):
+    """alice is active, has no two-factor, no forced change and no rights to lose;
+    root is an administrator already."""
+    target = alice if whom == "alice" else root
+    if slug == "force-password-change":
+        page = admin.get(user_path(target), status=200)
+        button = next(f for f in page.forms.values() if f.action.endswith(slug))
+        button.submit(status=303)  # the first click does it; the second is stale
+        before = state(console)
+        response = button.submit(status="*")
+    else:
+        token = csrf_token(admin.get(user_path(target)))
+        before = state(console)
+        response = admin.post(user_path(target, slug), {"csrf_token": token}, status="*")
+    assert_clean_4xx(response, 409)
+    assert whom in alert(response)
+    assert state(console) == before
+    assert len(audit_events(console, event)) == (1 if slug == "force-password-change" else 0)
+    assert not mail_dir.exists() or not list(mail_dir.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("full_name", "Al\x00ice"),
+        ("full_name", "x" * 201),
+        ("email", "al\x00ice@example.org"),
+        ("email", "a" * 250 + "@example.org"),
+        ("email", "alice@exa\x00mple.org"),
+    ],
+)
+def test_nul_and_oversized_values_in_the_edit_form(admin, console, alice, field, value):
+    before = state(console)
+    form = admin.get(user_path(alice, "edit"), status=200).forms["edit-user"]
+    form[field] = value
+    response = form.submit("submit", status="*")
+    assert_clean_4xx(response, 400)
+    assert alert(response) or field_errors(response)
+    assert state(console) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("username", "new\x00bie"),
+        ("username", "n" * 151),
+        ("username", "System"),
+        ("full_name", "New\x00Bie"),
+        ("email", "newbie@example\x00.org"),
+        ("temporary_password", "x" * 1025),
+    ],
+)
+def test_nul_and_oversized_values_in_the_new_user_form(admin, console, field, value):
+    before = state(console)
+    form = admin.get(NEW_USER, status=200).forms["new-user"]
+    form["username"] = "newbie"
+    form[field] = value
+    response = form.submit("submit", status="*")
+    assert_clean_4xx(response, 400)
+    assert alert(response) or field_errors(response)
+    assert state(console) == before

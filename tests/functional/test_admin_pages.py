@@ -46,6 +46,7 @@ from .conftest import (
     flashes,
     location,
     logged_in,
+    logout,
     session_rows,
     submit_login,
 )
@@ -82,13 +83,14 @@ def locks_in_force(app: Any) -> list[str]:
 
 def unlock_button(page: webtest.TestResponse, username: str) -> webtest.Form:
     """The Unlock button in the row of ``username`` on the lockouts page."""
-    [form] = [
+    forms = [
         form
         for form in {id(f): f for f in page.forms.values()}.values()
         if "username" in form.fields and form["username"].value == username
     ]
-    assert form.action == "/admin/lockouts/unlock"
-    return form
+    assert forms, f"no Unlock button for {username}"
+    assert all(form.action == "/admin/lockouts/unlock" for form in forms)
+    return forms[0]  # one per locked scope of the username; each unlocks them all
 
 
 def cursor(direction: str, values: list[Any]) -> str:
@@ -498,6 +500,7 @@ def test_csv_export_of_the_filtered_rows(console, history):
     disposition = exported.headers["Content-Disposition"]
     assert disposition.startswith("attachment;")
     assert 'filename="camauth-audit-' in disposition
+    assert exported.headers["Cache-Control"] == "no-store"
     rows = read_csv(exported)
     assert rows[0] == ["time", "event", "actor", "target", "ip", "user_agent", "details"]
     assert [(row[1], row[3]) for row in rows[1:]] == [
@@ -626,3 +629,45 @@ def test_dashboard_chart_on_a_quiet_day(console, root):
     page = admin_browser(console).get("/admin", status=200)
     counts = [int(bar["data-count"]) for bar in page.html.select("svg.chart rect[data-count]")]
     assert counts == [0] * 24
+
+
+def test_lockouts_show_device_locks_and_unlock_clears_both_kinds(console, root, clock):
+    alice = create_user(console, "alice")
+    own = logged_in(console, "alice", ip="198.51.100.1")  # her browser: a trusted device
+    logout(own)
+    clock.advance(seconds=1)
+    for _ in range(10):
+        submit_login(own, "alice", WRONG, status="*")  # she forgot it, on her own browser
+        fail_login(console, "alice", ip="203.0.113.66")  # and someone elsewhere tries
+    admin = admin_browser(console)
+    page = admin.get(LOCKOUTS, status=200)
+    scopes = sorted(row[1] for row in table_rows(page, "locked"))
+    assert scopes == ["all untrusted clients", "one trusted device"]
+    user_page = admin.get(f"/admin/users/{alice}", status=200)
+    assert user_page.html.select_one("#failure-count").get_text(" ", strip=True).startswith("20")
+    locked = user_page.html.select_one("#locked-until").get_text(" ", strip=True)
+    assert "all untrusted clients" in locked and "one trusted device" in locked
+    unlock_button(page, "alice").submit(status=303)
+    assert locks_in_force(console) == []
+    assert table_rows(admin.get(LOCKOUTS, status=200), "locked") == []
+    assert location(submit_login(own, "alice", GOOD_PASSWORD)) == "/"
+
+
+def test_audit_finds_a_deleted_users_events_by_name(console, history):
+    admin = admin_browser(console)
+    alice = admin.get(f"{USERS}?q=alice").click(href=r"^/admin/users/\d+$")
+    alice.click(href=r"/delete$").forms["confirm-delete"].submit("submit", status=303)
+    for typed in ("alice", "ALICE", " Alice "):
+        events = [(row[1], row[3]) for row in audit_rows(filter_audit(admin, user=typed))]
+        assert events == [
+            ("user_deleted", "alice"),
+            ("login_success", "alice"),
+            ("user_created", "alice"),
+        ], typed
+    # and the export of them says the same
+    rows = read_csv(admin.get(AUDIT_CSV, params={"user": "Alice"}, status=200))
+    assert [(row[1], row[3]) for row in rows[1:]] == [
+        ("user_deleted", "alice"),
+        ("login_success", "alice"),
+        ("user_created", "alice"),
+    ]

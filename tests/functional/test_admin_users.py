@@ -5,6 +5,7 @@ refusals (yourself, your own rights) change nothing and say why."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -13,7 +14,14 @@ import pytest
 import webtest
 from sqlalchemy import select
 
-from camauth.models import AuditEvent, Lockout, TwoFactorCredential, User, UserStatus
+from camauth.models import (
+    AuditEvent,
+    Lockout,
+    RecoveryCode,
+    TwoFactorCredential,
+    User,
+    UserStatus,
+)
 from camauth.services import terms
 
 from ..conftest import GOOD_PASSWORD, app_context, read_mails
@@ -561,6 +569,14 @@ def test_approve(admin, console):
     }
 
 
+def test_approve_an_address_not_yet_verified(admin, console):
+    gina = create_user(console, "gina", status=UserStatus.PENDING_EMAIL)
+    press(admin, gina, "approve")
+    assert get_user(console, gina).status == "active"
+    assert can_log_in(console, "gina")
+    assert one_event(console, "user_approved", "gina").details["from"] == "pending_email"
+
+
 def test_enable(admin, console):
     gina = create_user(console, "gina", status=UserStatus.DISABLED)
     assert not can_log_in(console, "gina")
@@ -663,8 +679,11 @@ def test_grant_and_revoke_administrator_rights(admin, console, alice):
     one_event(console, "admin_revoked", "alice")
 
 
-def test_delete(admin, console, alice):
-    logged_in(console, "alice")
+def test_delete(admin, console, alice, clock):
+    device, _ = enrol(console, alice, clock)  # with a device, recovery codes,
+    log_in_with_code(browser(console), "alice", device)  # a session,
+    lock_out(console, "alice")  # failures and a lock
+    submit_login(browser(console), "alice", GOOD_PASSWORD, status="*")
     page = confirmation(admin, alice, "delete")
     assert "This cannot be undone" in page.text
     done = page.forms["confirm-delete"].submit("submit", status=303)
@@ -678,6 +697,14 @@ def test_delete(admin, console, alice):
     assert not can_log_in(console, "alice")
     deleted = one_event(console, "user_deleted", "alice")
     assert deleted.target_id is None  # the account is gone; its name stays in the log
+    for model in (TwoFactorCredential, RecoveryCode):
+        assert all_rows(console, select(model).where(model.user_id == alice)) == []
+    # a new account of the same name starts with none of it
+    create_user(console, "alice")
+    assert (
+        location(submit_login(browser(console, ip="198.51.100.8"), "alice", GOOD_PASSWORD)) == "/"
+    )
+    assert [e.target_id for e in audit_events(console, "user_deleted")] == [None]
 
 
 def test_reset_password_typed(admin, console, alice, mail_dir):
@@ -721,6 +748,15 @@ def test_reset_password_generated(admin, console, alice, mail_dir):
     assert location(submit_login(client, "alice", password)) == "/"
     assert location(client.get("/", status=303)).startswith(CHANGE_PASSWORD)
     assert one_event(console, "password_reset", "alice").details == {"force_change": True}
+
+
+def test_reset_password_of_a_user_without_email_sends_nothing(admin, console, mail_dir):
+    carol = create_user(console, "carol")
+    form = confirmation(admin, carol, "reset-password").forms["reset-password"]
+    form["temporary_password"] = TYPED_PASSWORD
+    form.submit("submit", status=303)
+    assert read_mails(mail_dir) == []
+    assert can_log_in(console, "carol", TYPED_PASSWORD)
 
 
 def test_reset_password_refuses_a_weak_one(admin, console, alice):
@@ -768,6 +804,29 @@ def test_enrol_hardware_token(admin, console, alice, clock, mail_dir):
     password_step(phone, "alice")
     form = phone.get("/login/two-factor", status=200).forms["two-factor"]
     form["code"] = token.next()
+    assert location(form.submit("submit", status=303)) == "/"
+
+
+def test_hardware_token_with_a_hexadecimal_secret_and_eight_digits(admin, console, alice, clock):
+    raw = bytes(range(1, 21))
+    base32 = base64.b32encode(raw).decode()
+    code = pyotp.TOTP(base32, digits=8, digest=hashlib.sha1, interval=30).at(clock.now)
+    form = confirmation(admin, alice, "hardware-token").forms["hardware-token"]
+    form["secret"] = " ".join(raw.hex()[i : i + 4] for i in range(0, 40, 4))
+    form["hexadecimal"] = True
+    form["code"] = code
+    form["digits"] = "8"
+    form["algorithm"] = "sha1"
+    form.submit("submit", status=303)
+    [credential] = all_rows(
+        console, select(TwoFactorCredential).where(TwoFactorCredential.user_id == alice)
+    )
+    assert (credential.kind, credential.digits) == ("hardware", 8)
+    clock.advance(seconds=30)
+    phone = browser(console)
+    password_step(phone, "alice")
+    form = phone.get("/login/two-factor", status=200).forms["two-factor"]
+    form["code"] = pyotp.TOTP(base32, digits=8, interval=30).at(clock.now)
     assert location(form.submit("submit", status=303)) == "/"
 
 
