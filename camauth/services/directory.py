@@ -105,20 +105,12 @@ def _locked_until(ctx: Context, username_keys: Sequence[str]) -> dict[str, datet
     return {key: until for key, until in ctx.db.execute(query).all() if until is not None}
 
 
-def _live(ctx: Context) -> list[ColumnElement[bool]]:
-    now = ctx.clock()
-    return [
-        WebSession.last_seen_at > sessions.idle_cutoff(ctx.settings, now),
-        WebSession.created_at > sessions.absolute_cutoff(ctx.settings, now),
-    ]
-
-
 def _live_session_counts(ctx: Context, user_ids: Sequence[int]) -> dict[int, int]:
     if not user_ids:
         return {}
     query = (
         select(WebSession.user_id, func.count())
-        .where(WebSession.user_id.in_(user_ids), *_live(ctx))
+        .where(WebSession.user_id.in_(user_ids), *sessions.logged_in_and_live(ctx))
         .group_by(WebSession.user_id)
     )
     counts = ctx.db.execute(query).all()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, cast, func, or_, select
 
 from ..models import Lockout, LoginFailure, User
+from . import lockout
 from .context import Context
 
 LAST_IPS = 3  # addresses shown per locked username
@@ -104,16 +105,9 @@ def throttled_ips(ctx: Context) -> list[ThrottledIp]:
     )
     throttled = []
     for ip, failures in ctx.db.execute(query).all():
-        # the (threshold+1)-th latest failure: the throttle ends when it leaves the window
-        nth_latest = ctx.db.scalar(
-            select(LoginFailure.created_at)
-            .where(LoginFailure.ip == ip, LoginFailure.created_at > now - window)
-            .order_by(LoginFailure.created_at.desc())
-            .offset(ctx.settings.lockout_ip_threshold)
-            .limit(1)
-        )
-        if nth_latest is not None:
-            throttled.append(ThrottledIp(ip, failures, nth_latest + window))
+        until = lockout.ip_throttled_until(ctx, ip)  # the login page's own rule
+        if until is not None:
+            throttled.append(ThrottledIp(ip, failures, until))
     return throttled
 
 

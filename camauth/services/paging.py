@@ -67,8 +67,8 @@ class Cursor:
             raise BadCursor("This page link is damaged: go back to the first page.") from None
 
 
-# keys are ids of 32-bit integer columns, times, and short texts
-_INT_RANGE = range(-(2**31), 2**31)
+# keys are ids (32-bit integer columns), times, and short texts
+MAX_ID = 2**31 - 1
 
 
 def _typed(value: Any, kind: type) -> Any:
@@ -78,7 +78,7 @@ def _typed(value: Any, kind: type) -> Any:
             raise ValueError("naive time")
         return parsed.astimezone(UTC)  # OverflowError near the years 1 and 9999
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
-        if value not in _INT_RANGE:
+        if not -MAX_ID - 1 <= value <= MAX_ID:
             raise ValueError("out of range")
         return value
     if kind is str and isinstance(value, str) and "\x00" not in value:

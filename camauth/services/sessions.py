@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
 
 from ..models import SessionKind, User, WebSession
 from ..settings import Settings
@@ -44,6 +44,25 @@ def idle_cutoff(settings: Settings, now: datetime) -> datetime:
 def absolute_cutoff(settings: Settings, now: datetime) -> datetime:
     """Sessions created at or before this have timed out."""
     return now - timedelta(hours=settings.session_absolute_timeout_hours)
+
+
+def timed_out(
+    settings: Settings, now: datetime, *, created_at: datetime, last_seen_at: datetime
+) -> bool:
+    """The idle and absolute timeouts, for a session already loaded."""
+    return last_seen_at <= idle_cutoff(settings, now) or created_at <= absolute_cutoff(
+        settings, now
+    )
+
+
+def logged_in_and_live(ctx: Context) -> list[ColumnElement[bool]]:
+    """The same rule in SQL: logged-in sessions that have not timed out."""
+    now = ctx.clock()
+    return [
+        WebSession.user_id.is_not(None),
+        WebSession.last_seen_at > idle_cutoff(ctx.settings, now),
+        WebSession.created_at > absolute_cutoff(ctx.settings, now),
+    ]
 
 
 # Built once: this runs on every request that carries a session cookie.
@@ -83,7 +102,7 @@ def refusal(
     user: User | None,
 ) -> Refusal | None:
     """The one rule for whether a session may serve this request (None: it may)."""
-    if last_seen_at <= idle_cutoff(settings, now) or created_at <= absolute_cutoff(settings, now):
+    if timed_out(settings, now, created_at=created_at, last_seen_at=last_seen_at):
         return Refusal.TIMED_OUT
     if user is not None and not user.is_active:
         return Refusal.USER_INACTIVE
@@ -195,13 +214,7 @@ def end_all_sessions(ctx: Context) -> int:
 def live_sessions(ctx: Context, user: User | None = None) -> Sequence[WebSession]:
     """Logged-in sessions that have not timed out, newest activity first."""
     query = (
-        select(WebSession)
-        .where(
-            WebSession.user_id.is_not(None),
-            WebSession.last_seen_at > idle_cutoff(ctx.settings, ctx.clock()),
-            WebSession.created_at > absolute_cutoff(ctx.settings, ctx.clock()),
-        )
-        .order_by(WebSession.last_seen_at.desc())
+        select(WebSession).where(*logged_in_and_live(ctx)).order_by(WebSession.last_seen_at.desc())
     )
     if user is not None:
         query = query.where(WebSession.user_id == user.id)
@@ -231,14 +244,10 @@ def live_sessions_page(
     ctx: Context, cursor: Cursor | None = None, per_page: int = PER_PAGE
 ) -> Page[SessionListing]:
     """Every user's live sessions, latest activity first, a page at a time."""
-    now = ctx.clock()
     query = (
         select(WebSession, User.username)
         .join(User, User.id == WebSession.user_id)
-        .where(
-            WebSession.last_seen_at > idle_cutoff(ctx.settings, now),
-            WebSession.created_at > absolute_cutoff(ctx.settings, now),
-        )
+        .where(*logged_in_and_live(ctx))
     )
     page = keyset_page(
         ctx.db,
@@ -254,13 +263,7 @@ def live_sessions_page(
 
 
 def count_live_sessions(ctx: Context) -> int:
-    now = ctx.clock()
-    query = select(func.count()).where(
-        WebSession.user_id.is_not(None),
-        WebSession.last_seen_at > idle_cutoff(ctx.settings, now),
-        WebSession.created_at > absolute_cutoff(ctx.settings, now),
-    )
-    return ctx.db.scalar(query) or 0
+    return ctx.db.scalar(select(func.count()).where(*logged_in_and_live(ctx))) or 0
 
 
 def find_live_session(ctx: Context, session_id: int) -> WebSession | None:
@@ -268,12 +271,10 @@ def find_live_session(ctx: Context, session_id: int) -> WebSession | None:
     row = ctx.db.get(WebSession, session_id)
     if row is None or row.user_id is None:
         return None
-    now = ctx.clock()
-    if row.last_seen_at <= idle_cutoff(ctx.settings, now):
-        return None
-    if row.created_at <= absolute_cutoff(ctx.settings, now):
-        return None
-    return row
+    stale = timed_out(
+        ctx.settings, ctx.clock(), created_at=row.created_at, last_seen_at=row.last_seen_at
+    )
+    return None if stale else row
 
 
 def end_all_other_sessions(ctx: Context, keep_id: int | None) -> int:

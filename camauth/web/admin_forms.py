@@ -11,13 +11,9 @@ from pyramid.request import Request
 from ..models import TotpAlgorithm
 from ..services import totp
 from .context import app_settings
-from .forms import CSRFSchema, code_node, email_node, username_node
+from .forms import CSRFSchema, code_node, email_node, stripped, username_node
 
 MAX_NAME = 200
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _optional_email() -> colander.SchemaNode:
@@ -34,7 +30,7 @@ def _full_name() -> colander.SchemaNode:
         name="full_name",
         title="Full name",
         missing="",
-        preparer=_strip,
+        preparer=stripped,
         validator=colander.Length(max=MAX_NAME, max_err=f"Use at most {MAX_NAME} characters."),
         widget=deform.widget.TextInputWidget(attributes={"autocomplete": "off"}),
     )
@@ -113,7 +109,7 @@ def hardware_token_schema(request: Request, *, replacing: bool) -> colander.Sche
             name="secret",
             title="Secret",
             description="As printed on the token's sheet: base32, or hexadecimal (tick below).",
-            preparer=_strip,
+            preparer=stripped,
             validator=colander.Length(
                 max=MAX_SECRET, max_err=f"Use at most {MAX_SECRET} characters."
             ),

@@ -28,7 +28,8 @@ def _csrf_default(node: colander.SchemaNode, kw: dict[str, Any]) -> str:
     return token
 
 
-def _strip(value: Any) -> Any:
+def stripped(value: Any) -> Any:
+    """A colander preparer: text without surrounding blanks."""
     return value.strip() if isinstance(value, str) else value
 
 
@@ -62,7 +63,7 @@ def username_node(title: str = "Username") -> colander.SchemaNode:
         colander.String(),
         name="username",
         title=title,
-        preparer=_strip,
+        preparer=stripped,
         validator=_username_validator,
         widget=deform.widget.TextInputWidget(attributes={"autocomplete": "username"}),
     )
@@ -140,7 +141,7 @@ def forgot_password_schema(request: Request) -> colander.SchemaNode:
             colander.String(),
             name="login",
             title="Username or email",
-            preparer=_strip,
+            preparer=stripped,
             validator=_max_length(254),
             widget=deform.widget.TextInputWidget(attributes={"autocomplete": "username"}),
         )
@@ -153,7 +154,7 @@ def email_node() -> colander.SchemaNode:
         colander.String(),
         name="email",
         title="Email",
-        preparer=_strip,
+        preparer=stripped,
         validator=_email_validator,
         widget=deform.widget.TextInputWidget(attributes={"autocomplete": "email"}),
     )
@@ -180,7 +181,7 @@ def code_node(name: str = "code", title: str = "Authentication code") -> colande
         colander.String(),
         name=name,
         title=title,
-        preparer=_strip,
+        preparer=stripped,
         validator=_max_length(MAX_CODE),
         widget=deform.widget.TextInputWidget(attributes=attributes),
     )

@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from pyramid.request import Request
 from pyramid.response import Response
@@ -15,7 +16,7 @@ from pyramid.view import view_config
 
 from ....services import audit, audit_search
 from ....services.audit import Event
-from ....services.audit_search import AuditFilter, AuditFilterError
+from ....services.audit_search import EVENT_NAMES, AuditFilter, AuditFilterError
 from ....services.context import Context
 from ...security import ADMIN
 from .common import admin_page, cursor_from, paging_links
@@ -24,11 +25,6 @@ LIST = "camauth.admin.audit"
 CSV_ROUTE = "camauth.admin.audit.csv"
 FILTER_FIELDS = ("user", "event", "since", "until")
 FLUSH_EVERY = 500  # CSV rows per chunk sent
-EVENTS = [event.value for event in Event]
-
-
-class _BadFilter(ValueError):
-    pass
 
 
 def _moment(text: str, label: str) -> datetime | None:
@@ -40,56 +36,51 @@ def _moment(text: str, label: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: an offset past the year 1 or 9999
-        raise _BadFilter(f"{label}: enter a date and time such as 2026-11-23T14:30.") from None
+        raise AuditFilterError(
+            f"{label}: enter a date and time such as 2026-11-23T14:30."
+        ) from None
 
 
 def _criteria(query: dict[str, str]) -> AuditFilter:
-    try:
-        return AuditFilter(
-            username=query["user"].strip(),
-            event=query["event"],
-            since=_moment(query["since"], "From"),
-            until=_moment(query["until"], "Until"),
-        )
-    except (AuditFilterError, _BadFilter) as error:
-        raise _BadFilter(str(error)) from None
+    """The filter the query asks for; AuditFilterError says what is wrong with it."""
+    return AuditFilter(
+        username=query["user"].strip(),
+        event=query["event"],
+        since=_moment(query["since"], "From"),
+        until=_moment(query["until"], "Until"),
+    )
 
 
 def _query(request: Request) -> dict[str, str]:
     return {name: request.GET.get(name, "") for name in FILTER_FIELDS}
 
 
+def _audit_page(
+    request: Request, query: dict[str, str], status: int = 200, **values: Any
+) -> Response:
+    return admin_page(
+        request, "audit.html", "audit", status, query=query, events=EVENT_NAMES, **values
+    )
+
+
 @view_config(route_name=LIST, request_method="GET", permission=ADMIN)
 def audit_page(request: Request) -> Response:
     query = _query(request)
-    values = {"query": query, "events": [event.value for event in Event]}
     try:
         criteria = _criteria(query)
-    except _BadFilter as error:
-        return admin_page(
-            request, "audit.html", "audit", 400, error=str(error), page=None, **values
-        )
+    except AuditFilterError as error:
+        # the filter form again, as typed, with what is wrong with it
+        return _audit_page(request, query, 400, error=str(error), page=None)
     cursor = cursor_from(request, audit_search.CURSOR_TYPES)
     page = audit_search.search(request.camauth, criteria, cursor)
     kept = {key: value for key, value in query.items() if value}
-    return admin_page(
+    return _audit_page(
         request,
-        "audit.html",
-        "audit",
+        query,
         page=page,
         error="",
         pages=paging_links(request, LIST, page, query),
         csv_url=request.route_path(CSV_ROUTE, _query=kept),
-        query=query,
-        events=EVENTS,
-    )
-
-
-def _refused(request: Request, query: dict[str, str], message: str) -> Response:
-    """The filter form again, as typed, with what is wrong with it."""
-    page = None
-    return admin_page(
-        request, "audit.html", "audit", 400, error=message, page=page, query=query, events=EVENTS
     )
 
 
@@ -98,8 +89,8 @@ def audit_csv(request: Request) -> Response:
     query = _query(request)
     try:
         criteria = _criteria(query)
-    except _BadFilter as error:
-        return _refused(request, query, str(error))
+    except AuditFilterError as error:
+        return _audit_page(request, query, 400, error=str(error), page=None)
     ctx = request.camauth
     # who took a copy of the log, and of what, is itself a security event
     details = {key: value for key, value in query.items() if value}

@@ -7,17 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from pyramid.httpexceptions import HTTPBadRequest
 from pyramid.request import Request
 from pyramid.response import Response
 
 from ....models import User
 from ....services.accounts import get_user
-from ....services.paging import BadCursor, Cursor, Page
+from ....services.paging import MAX_ID, BadCursor, Cursor, Page
 from ...navigation import RecordNotFound
 from ...rendering import render_page
-
-MAX_ID = 2**31 - 1  # the id columns' range: a longer number names nothing
 
 
 def admin_page(
@@ -27,9 +26,36 @@ def admin_page(
     return render_page(request, f"admin/{template}", status=status, section=section, **values)
 
 
+def confirm_page(
+    request: Request,
+    section: str,
+    heading: str,
+    consequence: str,
+    form_html: Markup | str,
+    back: str,
+    back_label: str,
+    status: int = 200,
+    error: str = "",
+) -> Response:
+    """A destructive action asked on a page of its own; with ``error``, why it was
+    refused instead of the form."""
+    return admin_page(
+        request,
+        "confirm.html",
+        section,
+        status=status,
+        heading=heading,
+        consequence=consequence,
+        form="" if error else form_html,
+        error=error,
+        back=back,
+        back_label=back_label,
+    )
+
+
 def id_from_url(request: Request) -> int:
     number = int(request.matchdict["id"])  # the route admits digits only
-    if number > MAX_ID:
+    if number > MAX_ID:  # the id columns' range: a larger number names nothing
         raise RecordNotFound("There is no such user or session.")
     return number
 

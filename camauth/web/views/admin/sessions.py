@@ -13,7 +13,7 @@ from ...forms import confirm_schema, form_controls, make_form
 from ...navigation import RecordNotFound, see_other
 from ...rendering import form_html
 from ...security import ADMIN
-from .common import admin_page, cursor_from, id_from_url, paging_links
+from .common import admin_page, confirm_page, cursor_from, id_from_url, paging_links
 
 LIST = "camauth.admin.sessions"
 END = "camauth.admin.session.end"
@@ -43,20 +43,11 @@ def _session(request: Request) -> WebSession:
     return row
 
 
-def _confirm(
-    request: Request, heading: str, consequence: str, form: deform.Form, status: int = 200
-) -> Response:
-    return admin_page(
-        request,
-        "confirm.html",
-        "sessions",
-        status=status,
-        heading=heading,
-        consequence=consequence,
-        form=form_html(form.render()),
-        error="",
-        back=request.route_path(LIST),
-        back_label="Back to sessions",
+def _confirm(request: Request, heading: str, consequence: str, form: deform.Form) -> Response:
+    back = request.route_path(LIST)
+    rendered = form_html(form.render())
+    return confirm_page(
+        request, "sessions", heading, consequence, rendered, back, "Back to sessions"
     )
 
 

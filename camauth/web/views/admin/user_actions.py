@@ -28,7 +28,7 @@ from ...navigation import see_other
 from ...reauth import ask_again_unless_recent
 from ...rendering import form_html
 from ...security import ADMIN
-from .common import admin_page, target_user, user_url
+from .common import confirm_page, target_user, user_url
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class UserAction:
     applies: Callable[[User], bool]  # whether the user's page offers it now
     confirm: bool = False
     reauth: bool = False
+    ends_sessions: bool = False  # on one's own account it logs the administrator out
+    back_to_list: bool = False  # the user is gone afterwards
 
     @property
     def route(self) -> str:
@@ -150,6 +152,7 @@ ACTIONS = (
         _end_sessions,
         lambda user: True,
         confirm=True,
+        ends_sessions=True,
     ),
     UserAction(
         "remove-two-factor",
@@ -196,6 +199,7 @@ ACTIONS = (
         _delete,
         lambda user: True,
         confirm=True,
+        back_to_list=True,
     ),
 )
 
@@ -215,18 +219,17 @@ def _form(request: Request, action: UserAction, user: User) -> deform.Form:
 def _confirm_page(
     request: Request, action: UserAction, user: User, status: int = 200, error: str = ""
 ) -> Response:
-    form = _form(request, action, user)
-    return admin_page(
+    rendered = "" if error else form_html(_form(request, action, user).render())
+    return confirm_page(
         request,
-        "confirm.html",
         "users",
-        status=status,
-        heading=action.question.format(username=user.username),
-        consequence=action.consequence,
-        form=form_html(form.render()) if not error else "",
-        error=error,
-        back=user_url(request, user),
-        back_label=f"Back to {user.username}",
+        action.question.format(username=user.username),
+        action.consequence,
+        rendered,
+        user_url(request, user),
+        f"Back to {user.username}",
+        status,
+        error,
     )
 
 
@@ -265,11 +268,11 @@ def _perform(action: UserAction) -> Callable[[Request], Response]:
             action.run(request, user)
         except (AccountError, TwoFactorError) as refused:
             return _confirm_page(request, action, user, 400, str(refused))
-        if action.slug == "end-sessions" and user.id == request.user.id:
+        if action.ends_sessions and user.id == request.user.id:
             # the administrator's own session ended with the others
             return see_other(request.route_path("camauth.login"))
         request.session.flash(action.done.format(username=username))
-        if action.slug == "delete":
+        if action.back_to_list:
             return see_other(request.route_path("camauth.admin.users"))
         return see_other(user_url(request, user))
 
