@@ -22,7 +22,7 @@ class LoginFailure(Base):
     __tablename__ = "login_failures"
     __table_args__ = (
         Index("ix_login_failures_username_scope_at", "username_key", "scope", "created_at"),
-        Index("ix_login_failures_ip_at", "ip", "created_at"),
+        Index("ix_login_failures_network_at", "network", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -30,6 +30,8 @@ class LoginFailure(Base):
     scope: Mapped[str] = mapped_column(String(64), default=UNTRUSTED_SCOPE)
     user_exists: Mapped[bool] = mapped_column(default=False)
     ip: Mapped[str] = mapped_column(String(45), default="")
+    # what the per-IP throttle counts: the address, or its /64 for IPv6
+    network: Mapped[str] = mapped_column(String(49), default="")
     user_agent: Mapped[str] = mapped_column(String(500), default="")
     reason: Mapped[str] = mapped_column(String(30), default="password")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -42,7 +42,7 @@ class AccountToken(Base):
 class MailRequest(Base):
     __tablename__ = "mail_requests"
     __table_args__ = (
-        Index("ix_mail_requests_ip_at", "ip", "created_at"),
+        Index("ix_mail_requests_network_at", "network", "created_at"),
         Index("ix_mail_requests_user_id_at", "user_id", "created_at"),
     )
 
@@ -51,5 +51,7 @@ class MailRequest(Base):
     # no foreign key: the row outlives a deleted account until the window passes
     user_id: Mapped[int | None] = mapped_column(Integer)
     ip: Mapped[str] = mapped_column(String(45), default="")
+    # what the per-address limit counts: the address, or its /64 for IPv6
+    network: Mapped[str] = mapped_column(String(49), default="")
     mailed: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import Clock
 from ..settings import Settings
+from .addresses import network_of
 from .passwords import Passwords
 
 SYSTEM_ACTOR = "system"
@@ -21,6 +22,11 @@ class Origin:
     actor_name: str = SYSTEM_ACTOR
     ip: str = ""
     user_agent: str = ""
+
+    @property
+    def network(self) -> str:
+        """What throttles and mail limits count this client under (an IPv6 /64)."""
+        return network_of(self.ip)
 
 
 @dataclass(frozen=True)

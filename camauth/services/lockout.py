@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import UNTRUSTED_SCOPE, Lockout, LoginFailure, User
 from . import audit
+from .addresses import network_of
 from .audit import Event
 from .bulk import execute_bulk
 from .context import Context
@@ -50,16 +51,18 @@ def locked_until(ctx: Context, username_key: str, scope: str) -> datetime | None
 
 
 def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
-    """When ``ip`` may try again, if it has failed more than ``ip_threshold`` times
-    within the window (PRODUCT §4: password spraying)."""
-    if not ip:
+    """When ``ip`` may try again, if its network (the address, or its /64 for
+    IPv6) has failed more than ``ip_threshold`` times within the window: password
+    spraying."""
+    network = network_of(ip)
+    if not network:
         return None
     window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
     # the (threshold+1)-th most recent failure: once it leaves the window, the IP
     # is back at the threshold and may try again
     nth_latest = ctx.db.scalar(
         select(LoginFailure.created_at)
-        .where(LoginFailure.ip == ip, LoginFailure.created_at > ctx.clock() - window)
+        .where(LoginFailure.network == network, LoginFailure.created_at > ctx.clock() - window)
         .order_by(LoginFailure.created_at.desc())
         .offset(ctx.settings.lockout_ip_threshold)
         .limit(1)
@@ -152,6 +155,7 @@ def record_failure(
             scope=scope,
             user_exists=user is not None,
             ip=origin.ip[:45],
+            network=origin.network,
             user_agent=origin.user_agent[:500],
             reason=reason,
             created_at=now,

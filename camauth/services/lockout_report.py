@@ -93,13 +93,14 @@ class ThrottledIp:
 
 
 def throttled_ips(ctx: Context) -> list[ThrottledIp]:
-    """Addresses with more than ``ip_threshold`` failures in the window (PRODUCT §4)."""
+    """Networks (an address, or an IPv6 /64) with more than ``ip_threshold``
+    failures in the window."""
     now = ctx.clock()
     window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
     query = (
-        select(LoginFailure.ip, func.count())
-        .where(LoginFailure.created_at > now - window, LoginFailure.ip != "")
-        .group_by(LoginFailure.ip)
+        select(LoginFailure.network, func.count())
+        .where(LoginFailure.created_at > now - window, LoginFailure.network != "")
+        .group_by(LoginFailure.network)
         .having(func.count() > ctx.settings.lockout_ip_threshold)
         .order_by(func.count().desc())
     )

@@ -1,7 +1,8 @@
 """Limits on requests that send mail (password recovery, registration).
 
-Per network address: more than ``mail.ip_limit_per_hour`` requests in an hour
-are refused openly (429), which reveals nothing about any account. Per account:
+Per network address (an IPv6 /64 counts as one): more than
+``mail.ip_limit_per_hour`` requests in an hour are refused openly (429), which
+reveals nothing about any account. Per account:
 after ``mail.account_limit_per_hour`` mails in an hour further requests answer
 exactly as before but send nothing, so nobody can flood a person's inbox and the
 answer still does not tell whether the account exists.
@@ -33,7 +34,7 @@ def check_address(ctx: Context) -> None:
     since = ctx.clock() - WINDOW
     count, oldest = ctx.db.execute(
         select(func.count(), func.min(MailRequest.created_at)).where(
-            MailRequest.ip == ctx.origin.ip, MailRequest.created_at > since
+            MailRequest.network == ctx.origin.network, MailRequest.created_at > since
         )
     ).one()
     if count >= ctx.settings.mail_ip_limit_per_hour and oldest is not None:
@@ -58,6 +59,7 @@ def record(ctx: Context, purpose: str, user_id: int | None, *, mailed: bool) -> 
             purpose=purpose,
             user_id=user_id,
             ip=ctx.origin.ip,
+            network=ctx.origin.network,
             mailed=mailed,
             created_at=ctx.clock(),
         )
