@@ -11,6 +11,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.router import Router
+from sqlalchemy.orm import configure_mappers
 
 from .clock import utcnow
 from .resources import resource_dir
@@ -26,6 +27,10 @@ def includeme(config: Configurator) -> None:
     registry.setdefault("camauth.clock", utcnow)
     registry["camauth.passwords"] = Passwords(settings)
     config.include(".db")
+    # SQLAlchemy would configure the mappers at the first ORM query; the session
+    # lookup builds users without one, so a fresh process's first logged-in request
+    # would fail. Do it now, before any request.
+    configure_mappers()
     registry["camauth.session_lookup"] = SessionLookup(registry["camauth.engine"])
     config.include(".web")
     # not "static": a host application's own static view of that name would win
