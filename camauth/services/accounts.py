@@ -360,10 +360,13 @@ def change_own_password(
     """A user changes their own password; every other session of theirs ends.
 
     A wrong current password counts as a login failure of ``scope``, so this
-    page cannot be used to guess passwords past the lockout.
+    page cannot be used to guess passwords past the lockout. The scope's lock
+    row is taken (and held) before the password is checked, so a parallel
+    failure that locks the scope is seen, whatever this attempt's password.
     """
-    until = lockout.locked_until(ctx, user.username_key, scope)
-    if until is not None:
+    held = lockout.hold_for_attempt(ctx, user.username_key, scope)
+    if held.until is not None:
+        until = held.until
         raise AccountError(f"Too many failed attempts: try again after {until:%Y-%m-%d %H:%M} UTC.")
     if not ctx.passwords.verify(user.password_hash, current).ok:
         lockout.record_failure(

@@ -70,12 +70,6 @@ def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
     return nth_latest + window if nth_latest is not None else None
 
 
-def _lock_row_for_update(ctx: Context, username_key: str, scope: str) -> datetime | None:
-    """Create or touch the scope's lock row, holding it locked until the transaction
-    ends; returns its counted_since."""
-    return _upsert_lock_row(ctx, username_key, scope).counted_since
-
-
 def _upsert_lock_row(ctx: Context, username_key: str, scope: str) -> Any:
     now = ctx.clock()
     dialect = ctx.db.get_bind().dialect.name
@@ -131,8 +125,8 @@ def hold_for_attempt(ctx: Context, username_key: str, scope: str) -> HeldLock:
 
 @dataclass(frozen=True)
 class FailureResult:
-    failures: int  # counted failures of this scope, this one included
-    locked_until: datetime | None  # set when this failure locked the scope
+    failures: int  # counted failures of this scope, this one included if recorded
+    locked_until: datetime | None  # set when the scope is locked now: by this failure or before
 
 
 def record_failure(
@@ -145,9 +139,20 @@ def record_failure(
     event: Event = Event.LOGIN_FAILURE,
 ) -> FailureResult:
     """Count a failed attempt (a wrong password or code) of ``scope`` and lock it on
-    every ``threshold``-th; audited as ``event``."""
+    every ``threshold``-th; audited as ``event``.
+
+    The lock may have landed while this attempt was being checked (argon2 takes
+    a while, and the lock was read before it). Such an attempt is refused as
+    every attempt while locked is: not recorded, answered "locked" like the
+    right password would be, so that neither the count nor the answer depends
+    on the password.
+    """
     now = ctx.clock()
-    counted_since = _lock_row_for_update(ctx, username_key, scope)
+    row = _upsert_lock_row(ctx, username_key, scope)  # held until the transaction ends
+    if row.locked_until is not None and row.locked_until > now:
+        failures = _count_failures(ctx, username_key, scope, row.counted_since)
+        return FailureResult(failures, row.locked_until)
+    counted_since = row.counted_since
     origin = ctx.origin
     ctx.db.add(
         LoginFailure(

@@ -1,0 +1,146 @@
+"""An attempt whose check was under way when the lock landed is answered like any
+attempt while locked: "locked", whatever its password, and not counted.
+
+The lock is read before argon2 runs (tens of milliseconds in production); a
+parallel failure can lock the scope meanwhile. Here that parallel failure is made
+to happen at exactly that moment, deterministically: the password hasher is the
+real one, and after verifying it records the locking failure in a transaction of
+its own, as another request would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from camauth.db import make_session_factory
+from camauth.services import accounts, lockout
+from camauth.services.authentication import Outcome, authenticate
+from camauth.services.passwords import Passwords, VerifyResult
+
+from ..conftest import GOOD_PASSWORD
+from .conftest import add_user, failure_rows, from_ip
+
+WRONG = "not the password at all"
+THRESHOLD = 10
+
+
+class LockedWhileVerifying(Passwords):
+    """Real argon2; a parallel request locks ``username`` while this one verifies."""
+
+    def __init__(self, ctx: Any, username: str) -> None:
+        super().__init__(ctx.settings)
+        self.other = replace(ctx, db=make_session_factory(ctx.db.get_bind())(), passwords=self)
+        self.username = username
+        self.armed = True
+
+    def verify(self, stored_hash: str | None, password: str) -> VerifyResult:
+        result = super().verify(stored_hash, password)
+        if self.armed:
+            self.armed = False
+            locked = lockout.record_failure(self.other, self.username)
+            assert locked.locked_until is not None  # the parallel one is the 10th
+            self.other.db.commit()
+        return result
+
+
+@pytest.fixture
+def nine_failures(ctx):
+    add_user(ctx)
+    for _ in range(THRESHOLD - 1):
+        assert authenticate(from_ip(ctx, "203.0.113.1"), "alice", WRONG).outcome is Outcome.INVALID
+    ctx.db.commit()
+    return ctx
+
+
+@pytest.mark.parametrize("password", [WRONG, GOOD_PASSWORD])
+def test_login_in_flight_when_the_lock_lands_gets_locked_and_is_not_counted(
+    nine_failures, password
+):
+    ctx = nine_failures
+    racing = LockedWhileVerifying(ctx, "alice")
+    attempt = authenticate(
+        replace(from_ip(ctx, "203.0.113.2"), passwords=racing), "alice", password
+    )
+    ctx.db.commit()
+    racing.other.db.close()
+
+    assert attempt.outcome is Outcome.LOCKED  # the same answer for either password
+    assert attempt.until == lockout.locked_until(ctx, "alice", "")
+    assert failure_rows(ctx, "alice") == THRESHOLD  # nothing counted past the lock
+
+
+def blocked_on_a_row_lock(ctx, worker: threading.Thread) -> bool:
+    """Wait until ``worker`` has finished or waits for a row lock (PostgreSQL)."""
+    deadline = time.monotonic() + 30
+    while worker.is_alive() and time.monotonic() < deadline:
+        waiting = ctx.db.get_bind().connect()
+        try:
+            count = waiting.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        finally:
+            waiting.close()
+        if count:
+            return True
+        worker.join(timeout=0.01)
+    return False
+
+
+class ParallelLockDuringVerify(Passwords):
+    """Real argon2; while it verifies, another request records the locking failure.
+    Returns once that request has either committed or is waiting for this one."""
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx.settings)
+        self.ctx = ctx
+        self.lock_committed_first = False
+
+    def verify(self, stored_hash: str | None, password: str) -> VerifyResult:
+        result = super().verify(stored_hash, password)
+        other = replace(self.ctx, db=make_session_factory(self.ctx.db.get_bind())())
+
+        def lock_it() -> None:
+            lockout.record_failure(other, "alice")
+            other.db.commit()
+            other.db.close()
+
+        worker = threading.Thread(target=lock_it)
+        worker.start()
+        self.worker = worker
+        if not blocked_on_a_row_lock(self.ctx, worker):
+            self.lock_committed_first = True
+        return result
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_password_change_in_flight_cannot_pass_a_lock_committed_meanwhile(nine_failures):
+    """Changing one's own password holds the scope's lock row while it checks the
+    current password. A parallel failure that would lock the scope must either
+    wait for the change to be decided, or (if it got in first) stop the change:
+    never commit its lock and still see the right password change the password."""
+    ctx = nine_failures
+    racing = ParallelLockDuringVerify(ctx)
+    user = accounts.find_user(ctx, "alice")
+    assert user is not None
+    before = user.password_hash
+    changer = replace(ctx, passwords=racing)
+    try:
+        accounts.change_own_password(changer, user, GOOD_PASSWORD, "a brand new passphrase 42")
+        changed = True
+    except accounts.AccountError:
+        changed = False
+    ctx.db.commit()
+    racing.worker.join(timeout=30)
+    assert not (racing.lock_committed_first and changed)
+    assert changed  # holding the row, the change was decided before the lock
+    assert accounts.find_user(ctx, "alice").password_hash != before
+    assert lockout.locked_until(ctx, "alice", "") is not None  # then the lock landed
