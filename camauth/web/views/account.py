@@ -13,7 +13,7 @@ from ...services.password_policy import PasswordPolicyError
 from ...services.required_actions import Action, password_expired
 from ...services.terms import agree_terms, owes_terms
 from ..context import app_settings
-from ..device import trusted_device_for
+from ..device import issue_device_cookie, trusted_device_for
 from ..forms import change_password_schema, confirm_schema, form_controls, make_form
 from ..mail import send_password_changed
 from ..navigation import commit_anyway, home_path, safe_next, see_other
@@ -91,12 +91,15 @@ def change_password_submit(request: Request) -> Response:
             values["current_password"],
             values["new_password"],
             keep_id=session.session_id,
-            scope=trusted_device_for(request, user.username) or "",
+            scope=trusted_device_for(request, user) or "",
         )
     except (AccountError, PasswordPolicyError) as refused:
         blank = {"next": values["next"]}
         return commit_anyway(_page(request, form.render(blank), 400, str(refused)))
     session.login(user)  # a fresh token for the session that changed the password
+    # the change voided every device cookie; this browser has just proved the
+    # password, so it stays a known device (with a new cookie)
+    request.add_response_callback(lambda req, response: issue_device_cookie(req, response, user))
     session.flash("Your password has been changed.")
     send_password_changed(request, user)
     return see_other(safe_next(values["next"]) or home_path(request))

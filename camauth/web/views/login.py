@@ -15,7 +15,7 @@ from ...services.audit import Event
 from ...services.authentication import LoginResult, Outcome, authenticate
 from .. import pending_login
 from ..context import app_settings, housekeeping_if_due
-from ..device import issue_device_cookie, trusted_device_for
+from ..device import issue_device_cookie, trusted_device_at_login
 from ..forms import form_controls, login_schema, make_form
 from ..navigation import commit_anyway, home_path, safe_next, see_other
 from ..rendering import form_html, render_page
@@ -115,7 +115,7 @@ def login_submit(request: Request) -> Response:
     ctx = request.camauth
     username = values["username"]
     result = authenticate(
-        ctx, username, values["password"], trusted_device=trusted_device_for(request, username)
+        ctx, username, values["password"], trusted_device=trusted_device_at_login(request, username)
     )
     target = safe_next(values["next"]) or ""
     if result.outcome is Outcome.SECOND_FACTOR and result.user is not None:
@@ -141,9 +141,7 @@ def login_submit(request: Request) -> Response:
 def complete_login(request: Request, user: User, target: str) -> Response:
     """The login succeeded: a new session, the device cookie, and on to ``target``."""
     request.session.login(user)
-    request.add_response_callback(
-        lambda req, response: issue_device_cookie(req, response, user.username)
-    )
+    request.add_response_callback(lambda req, response: issue_device_cookie(req, response, user))
     return see_other(target or home_path(request))
 
 

@@ -26,7 +26,7 @@ def check_identity(request: Request, values: dict[str, str]) -> LoginResult | No
     """Re-authenticate the logged-in user from a submitted form: None when it
     succeeded (and the session counts as freshly authenticated), else the refusal."""
     user = request.user
-    scope = trusted_device_for(request, user.username) or ""
+    scope = trusted_device_for(request, user) or ""
     result = reauthenticate(
         request.camauth, user, values["password"], values.get("code", ""), scope=scope
     )
