@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from ..models import MailRequest
+from . import serial
 from .bulk import execute_bulk
 from .context import Context
 
@@ -30,7 +31,13 @@ class TooManyRequests(Exception):
 
 
 def check_address(ctx: Context) -> None:
-    """Raise :class:`TooManyRequests` if the caller's address has asked too often."""
+    """Raise :class:`TooManyRequests` if the caller's address has asked too often.
+
+    The network's lock is held from here to the end of the transaction, which
+    records this request: parallel requests from one network are decided one
+    after another, each counting those before it.
+    """
+    serial.hold(ctx, f"mail-limit:network:{ctx.origin.network}")
     since = ctx.clock() - WINDOW
     count, oldest = ctx.db.execute(
         select(func.count(), func.min(MailRequest.created_at)).where(
@@ -42,6 +49,9 @@ def check_address(ctx: Context) -> None:
 
 
 def account_may_receive(ctx: Context, user_id: int) -> bool:
+    """Whether ``user_id`` may get another mail this hour; the account's lock is
+    held until the transaction (which records the mail) ends."""
+    serial.hold(ctx, f"mail-limit:account:{user_id}")
     since = ctx.clock() - WINDOW
     mailed = ctx.db.scalar(
         select(func.count()).where(

@@ -1,0 +1,38 @@
+"""Named locks held until the transaction ends, for decisions that count rows and
+then insert one (a limit of N per hour): without a lock, parallel requests under
+READ COMMITTED all count the same N-1 and all insert.
+
+On PostgreSQL a transaction-level advisory lock per name: requests for other
+names do not wait. SQLite has one writer at a time; what matters there is that
+the decision is made *inside* the write transaction, so the "lock" is a write
+that changes nothing but begins it (the driver starts a transaction only at the
+first write, and reads before it see whatever was committed at that moment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import text
+
+from .context import Context
+
+
+def _lock_id(name: str) -> int:
+    """A signed 64-bit number for ``name`` (advisory locks are keyed by bigint)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def hold(ctx: Context, *names: str) -> None:
+    """Wait for, then hold until the transaction ends, the locks called ``names``.
+
+    Callers that take several take them in the same order, so two requests never
+    wait for each other in a circle.
+    """
+    if ctx.db.get_bind().dialect.name == "postgresql":
+        for name in names:
+            ctx.db.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(name)})
+    else:
+        # a write that matches nothing: it takes SQLite's write lock (waiting for
+        # another writer to commit) and keeps it to the end of the transaction
+        ctx.db.execute(text("UPDATE users SET id = id WHERE 1 = 0"))
