@@ -130,6 +130,13 @@ class Settings:
     templates_directory: str = ""
     secret: str = ""
 
+    @property
+    def cookie_prefix(self) -> str:
+        """``__Host-`` for Secure cookies: a browser then accepts such a cookie only
+        from this very host, over https, for path ``/`` (no subdomain or plain-http
+        page can plant or overwrite it)."""
+        return "__Host-" if self.session_cookie_secure else ""
+
 
 def _ini_key(field_name: str) -> str:
     """``lockout_ip_threshold`` -> ``lockout.ip_threshold`` (first word is the section)."""

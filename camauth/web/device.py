@@ -43,7 +43,7 @@ def _serializer(request: Request) -> SignedSerializer:
 
 
 def read_device_claim(request: Request) -> DeviceClaim | None:
-    raw = request.cookies.get(DEVICE_COOKIE)
+    raw = request.cookies.get(app_settings(request.registry).cookie_prefix + DEVICE_COOKIE)
     if not raw or len(raw) > 1000:
         return None
     try:
@@ -104,7 +104,7 @@ def issue_device_cookie(request: Request, response: Response, user: User) -> Non
         "e": password_epoch(user),
     }
     response.set_cookie(
-        DEVICE_COOKIE,
+        settings.cookie_prefix + DEVICE_COOKIE,
         _serializer(request).dumps(value).decode("ascii"),
         max_age=int(timedelta(days=settings.device_cookie_days).total_seconds()),
         path="/",

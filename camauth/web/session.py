@@ -169,7 +169,7 @@ class DatabaseSession(dict[str, Any]):
 
     def _anonymous_csrf_token(self) -> str:
         if self._csrf_cookie_token is None:
-            cookie = read_cookie(self.request, CSRF_COOKIE) or ""
+            cookie = read_cookie(self.request, self._settings.cookie_prefix + CSRF_COOKIE) or ""
             if 20 <= len(cookie) <= _MAX_TOKEN_LENGTH:
                 self._csrf_cookie_token = cookie
             else:
@@ -250,19 +250,24 @@ class DatabaseSession(dict[str, Any]):
         self._committed = succeeded
 
     def set_cookies(self, request: Request, response: Response) -> None:
-        secure = self._settings.session_cookie_secure
+        settings = self._settings
+        session_cookie = settings.cookie_prefix + SESSION_COOKIE
+        csrf_cookie = settings.cookie_prefix + CSRF_COOKIE
+        secure = settings.session_cookie_secure
         cookie = {"path": "/", "secure": secure, "httponly": True, "samesite": "Lax"}
         if self._committed and self._issued_token:
-            response.set_cookie(SESSION_COOKIE, self._issued_token, **cookie)
+            response.set_cookie(session_cookie, self._issued_token, **cookie)
         elif self._drop_cookie:
-            response.delete_cookie(SESSION_COOKIE, path="/")
+            response.set_cookie(session_cookie, "", max_age=0, **cookie)
         if self._committed and self.record is not None:
-            if read_cookie(request, CSRF_COOKIE) is not None:
-                response.delete_cookie(CSRF_COOKIE, path="/")
+            if read_cookie(request, csrf_cookie) is not None:
+                # expired with the attributes it was set with: a browser ignores a
+                # __Host- cookie (even an expiring one) that is not Secure
+                response.set_cookie(csrf_cookie, "", max_age=0, **cookie)
         elif self._csrf_cookie_token and self._csrf_cookie_token != read_cookie(
-            request, CSRF_COOKIE
+            request, csrf_cookie
         ):
-            response.set_cookie(CSRF_COOKIE, self._csrf_cookie_token, **cookie)
+            response.set_cookie(csrf_cookie, self._csrf_cookie_token, **cookie)
 
 
 def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, User | None] | None:
@@ -288,7 +293,7 @@ def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, Use
 
 
 def session_factory(request: Request) -> DatabaseSession:
-    token = read_cookie(request, SESSION_COOKIE)
+    token = read_cookie(request, app_settings(request.registry).cookie_prefix + SESSION_COOKIE)
     found = None
     if token and len(token) <= _MAX_TOKEN_LENGTH:
         found = _find_live_session(request, token)

@@ -194,26 +194,31 @@ def test_session_cookie_flags_in_development(testapp, app):
 
 
 def test_cookies_are_secure_by_default(app_factory):
+    """Secure cookies carry the ``__Host-`` prefix: browsers then take them only
+    from this host over https with path ``/`` and no Domain."""
     app = app_factory(**{"session.cookie_secure": None})
     create_user(app, "alice")
     client = browser(app, HTTP_REFERER="https://localhost/login")
     page = client.get("https://localhost/login")
-    (csrf_header,) = set_cookie_headers(page, CSRF_COOKIE)
+    assert set_cookie_headers(page, CSRF_COOKIE) == []  # only under the prefixed name
+    (csrf_header,) = set_cookie_headers(page, "__Host-" + CSRF_COOKIE)
     assert "secure" in _flags(csrf_header)
     form = page.forms["login"]
     form["username"] = "alice"
     form["password"] = GOOD_PASSWORD
     response = form.submit("submit", status=303)
-    (header,) = set_cookie_headers(response, SESSION_COOKIE)
+    (header,) = set_cookie_headers(response, "__Host-" + SESSION_COOKIE)
     flags = _flags(header)
     assert "secure" in flags
+    assert flags["path"] == "/" and "domain" not in flags
     assert "httponly" in flags
     assert flags["samesite"].lower() == "lax"
     assert "expires" not in flags
     assert "max-age" not in flags
-    (device,) = set_cookie_headers(response, "camauth_device")
+    (device,) = set_cookie_headers(response, "__Host-camauth_device")
     device_flags = _flags(device)
     assert {"secure", "httponly", "max-age"} <= set(device_flags)
+    assert device_flags["path"] == "/" and "domain" not in device_flags
     assert device_flags["samesite"].lower() == "lax"
     assert "Signed in as alice" in client.get("https://localhost/").text
 
