@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pyramid.config import Configurator
+from pyramid.tweens import INGRESS
 
 from .context import service_context
 from .security import SecurityPolicy, request_user
@@ -18,6 +19,8 @@ def includeme(config: Configurator) -> None:
     config.add_request_method(request_user, "user", reify=True)
     config.add_request_method(service_context, "camauth", reify=True)
     config.add_tween("camauth.web.headers.security_headers_tween_factory")
+    # outermost: nothing may read the host or scheme before it is set
+    config.add_tween("camauth.web.public_origin.public_origin_tween_factory", under=INGRESS)
 
     config.add_route("camauth.login", "/login")
     config.add_route("camauth.login.two_factor", "/login/two-factor")
