@@ -95,6 +95,12 @@ def reset_password_schema(request: Request) -> colander.SchemaNode:
     schema = CSRFSchema()
     schema.add(_temporary_password(request))
     schema.add(_force_change())
+    # the one-time action token (web/once.py): a resubmitted form resets nothing
+    schema.add(
+        colander.SchemaNode(
+            colander.String(), name="once", widget=deform.widget.HiddenWidget(), missing=""
+        )
+    )
     return schema.bind(request=request)
 
 

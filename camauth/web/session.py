@@ -101,6 +101,15 @@ class DatabaseSession(dict[str, Any]):
     def session_id(self) -> int | None:
         return self.record.id if self.record is not None else None
 
+    def token_in_use(self) -> str | None:
+        """The token this browser holds (or will, after this response); None when
+        there is no session to speak of."""
+        if self._issued_token is not None:
+            return self._issued_token
+        if self.record is None:
+            return None
+        return read_cookie(self.request, self._settings.cookie_prefix + SESSION_COOKIE)
+
     # --- ISession -------------------------------------------------------------
 
     def invalidate(self) -> None:

@@ -133,7 +133,7 @@ def test_a_new_user_form_sent_too_late_asks_first_and_creates_nobody(admin, cons
     assert location(reauthenticate(admin, asked)) == NEW_USER
     form = admin.get(NEW_USER, status=200).forms["new-user"]
     form["username"] = "dave"
-    form.submit("submit", status=200)  # with its generated password
+    form.submit("submit", status=303)  # to the user page, which shows its password
     assert find_user(console, "dave") is not None
 
 

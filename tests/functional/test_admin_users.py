@@ -12,7 +12,7 @@ from typing import Any
 import pyotp
 import pytest
 import webtest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from camauth.models import (
     AuditEvent,
@@ -21,6 +21,7 @@ from camauth.models import (
     TwoFactorCredential,
     User,
     UserStatus,
+    WebSession,
 )
 from camauth.services import terms
 
@@ -49,6 +50,7 @@ from .conftest import (
     audit_events,
     browser,
     create_user,
+    engine_of,
     error_text,
     field_errors,
     flashes,
@@ -345,18 +347,23 @@ def test_new_user_password_goes_through_the_policy(admin, console):
 def test_generated_password_is_shown_once_and_must_be_changed(admin, console):
     form = new_user_form(admin, username="erin", email="erin@example.org")
     assert form["force_change"].checked  # on unless the administrator says otherwise
-    page = form.submit("submit", status=200)  # the answer itself shows it
+    created = form.submit("submit", status=303)  # redirected: a reload creates nobody
     erin = find_user(console, "erin")
     assert erin is not None and erin.must_change_password
+    assert location(created) == user_path(erin.id)
+    page = created.follow()
     assert page.html.select_one("h1").get_text(" ", strip=True).startswith("erin")
     assert flashes(page) == ["erin was created."]
     password = shown_temporary_password(page)
     assert password is not None and len(password) >= 12
-    assert "It is shown only this once" in page.text
+    assert "camauth keeps no readable copy" in page.text
     assert "no-store" in page.headers["Cache-Control"]
-    # gone on reload, and never stored where the session table could keep it
-    assert shown_temporary_password(admin.get(user_path(erin.id), status=200)) is None
+    # a reload shows it again (nothing is lost) for reauth_minutes, then never again;
+    # the session table holds it sealed, never in plain text
+    assert shown_temporary_password(admin.get(user_path(erin.id), status=200)) == password
     assert all(password not in row.data for row in session_rows(console))
+    console.registry["camauth.clock"].advance(minutes=5)
+    assert shown_temporary_password(admin.get(user_path(erin.id), status=200)) is None
     assert all(
         password not in str(event.details) for event in audit_events(console, "user_created")
     )
@@ -374,14 +381,25 @@ def test_the_generated_password_is_shown_to_nobody_else(console, root, alice):
     make_admin(console, "boss")
     boss = admin_browser(console, "boss")
     admin = admin_browser(console)
-    page = new_user_form(admin, username="erin").submit("submit", status=200)
+    page = new_user_form(admin, username="erin").submit("submit", status=303).follow()
     password = shown_temporary_password(page)
     assert password is not None
     erin = find_user(console, "erin")
     assert erin is not None
-    for client in (admin, boss):
-        for path in (user_path(erin.id), user_path(alice), USERS, "/admin/audit"):
-            assert password not in client.get(path, status=200).text
+    for path in (user_path(alice), USERS, "/admin/audit"):
+        assert password not in admin.get(path, status=200).text
+    for path in (user_path(erin.id), user_path(alice), USERS, "/admin/audit"):
+        assert password not in boss.get(path, status=200).text
+    # what the session table holds cannot be opened by another session's cookie: give
+    # boss's session the data of the administrator's, and boss still sees nothing
+    boss_id = find_user(console, "boss").id
+    admin_row = next(row for row in session_rows(console) if row.user_id != boss_id)
+    with engine_of(console).begin() as connection:
+        connection.execute(
+            update(WebSession).where(WebSession.user_id == boss_id).values(data=admin_row.data)
+        )
+    assert password not in boss.get(user_path(erin.id), status=200).text
+    assert shown_temporary_password(admin.get(user_path(erin.id), status=200)) == password
 
 
 def test_new_administrator(admin, console):
@@ -735,12 +753,19 @@ def test_reset_password_typed(admin, console, alice, mail_dir):
 def test_reset_password_generated(admin, console, alice, mail_dir):
     form = confirmation(admin, alice, "reset-password").forms["reset-password"]
     assert form["force_change"].checked
-    page = form.submit("submit", status=200)
+    done = form.submit("submit", status=303)
+    assert location(done) == user_path(alice)
+    page = done.follow()
     assert flashes(page) == ["The password of alice was reset."]
     password = shown_temporary_password(page)
     assert password is not None
-    assert shown_temporary_password(admin.get(user_path(alice), status=200)) is None
+    # a reload shows it again and resets nothing
+    assert shown_temporary_password(admin.get(user_path(alice), status=200)) == password
     assert all(password not in row.data for row in session_rows(console))
+    # the same form sent again (back button, resubmit; a double click): no second reset
+    again = form.submit("submit", status=303)
+    assert "was done already" in " ".join(flashes(again.follow()))
+    assert len(audit_events(console, "password_reset")) == 1
     [mail] = read_mails(mail_dir)
     assert password not in mail.body
     assert not can_log_in(console, "alice", GOOD_PASSWORD)

@@ -104,10 +104,13 @@ def test_new_recovery_codes_leave_the_session_table_after_reauth_minutes(app_fac
         finally:
             ctx.db.close()
 
-    assert codes[0] in stored()  # kept while they may be shown and downloaded
+    # kept while they may be shown and downloaded, but sealed: never in plain text
+    assert "_recovery_codes" in stored()
+    assert not any(code in stored() for code in codes)
+    assert client.get("/account/two-factor/recovery-codes").html.select(".recovery-codes li")
     clock.advance(minutes=5)
     client.get("/")  # any page: the person never came back to the codes
-    assert not any(code in stored() for code in codes)
+    assert "_recovery_codes" not in stored()
 
 
 def test_replacing_a_token_voids_the_old_recovery_codes(app_factory, clock):

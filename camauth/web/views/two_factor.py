@@ -21,6 +21,7 @@ from pyramid.view import view_config
 from ...models import TwoFactorKind
 from ...services import mfa, recovery_codes, totp
 from ...services.required_actions import Action
+from .. import sealed
 from ..context import app_settings
 from ..forms import (
     confirm_schema,
@@ -188,16 +189,17 @@ def disable_submit(request: Request) -> Response:
 
 
 def _keep_fresh_codes(request: Request, codes: list[str]) -> None:
-    """Keep new codes (plain text) for showing and downloading, ``reauth_minutes`` at
-    most: the session drops them then, whatever page is asked for next."""
+    """Keep new codes for showing and downloading, ``reauth_minutes`` at most (the
+    session drops them then, whatever page is asked for next), sealed: the
+    session table never holds them in plain text."""
     now = _clock_now(request)
     until = now + timedelta(minutes=app_settings(request.registry).reauth_minutes)
-    request.session.put_expiring(CODES_KEY, {"codes": codes, "at": now.isoformat()}, until)
+    sealed.seal(request, CODES_KEY, {"codes": codes, "at": now.isoformat()}, until)
 
 
 def _fresh_codes(request: Request) -> tuple[list[str], datetime] | None:
     """New codes still waiting to be shown, or None."""
-    kept = request.session.get_expiring(CODES_KEY)
+    kept = sealed.unseal(request, CODES_KEY)
     try:
         return [str(code) for code in kept["codes"]], datetime.fromisoformat(kept["at"])
     except (TypeError, KeyError, ValueError):

@@ -12,6 +12,7 @@ from ....services import accounts, mfa
 from ....services.accounts import AccountError
 from ....services.mfa import TwoFactorError
 from ....services.password_policy import PasswordPolicyError
+from ... import once
 from ...admin_forms import edit_user_schema, hardware_token_schema, reset_password_schema
 from ...forms import form_controls, make_form
 from ...mail import send_changed_by_administrator
@@ -20,7 +21,7 @@ from ...reauth import ask_again_unless_recent
 from ...rendering import form_html
 from ...security import ADMIN
 from .common import admin_page, target_user, user_url
-from .users import user_page_with_password
+from .users import show_password_once
 
 EDIT = "camauth.admin.user.edit"
 RESET = "camauth.admin.user.reset_password"
@@ -123,7 +124,12 @@ def reset_page(request: Request) -> Response:
     ask_again = ask_again_unless_recent(request)
     if ask_again is not None:
         return ask_again
-    return _reset_page(request, user, _reset_form(request, user).render())
+    token = once.issue(request, _reset_purpose(user))
+    return _reset_page(request, user, _reset_form(request, user).render({"once": token}))
+
+
+def _reset_purpose(user: User) -> str:
+    return f"reset-password.{user.id}"
 
 
 @view_config(route_name=RESET, request_method="POST", permission=ADMIN)
@@ -137,18 +143,26 @@ def reset_submit(request: Request) -> Response:
     ask_again = ask_again_unless_recent(request, request.route_path(RESET, id=user.id))
     if ask_again is not None:
         return ask_again
+    if not once.spend(request, _reset_purpose(user), values["once"]):
+        # a resubmitted form (back button, double click): done once already
+        request.session.flash(
+            f"That reset of {user.username}'s password was done already; use Reset password "
+            "again for another."
+        )
+        return see_other(user_url(request, user))
     typed = values["temporary_password"] or None
     try:
         generated = accounts.reset_password(
             request.camauth, user, typed, force_change=values["force_change"]
         )
     except (AccountError, PasswordPolicyError) as refused:
-        blank = {"force_change": values["force_change"]}
+        token = once.issue(request, _reset_purpose(user))
+        blank = {"force_change": values["force_change"], "once": token}
         return _reset_page(request, user, form.render(blank), 400, str(refused))
     send_changed_by_administrator(request, user, "reset your password")
     request.session.flash(f"The password of {user.username} was reset.")
     if generated is not None:
-        return user_page_with_password(request, user, generated)
+        show_password_once(request, user, generated)
     return see_other(user_url(request, user))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import deform
 from pyramid.httpexceptions import HTTPBadRequest
 from pyramid.request import Request
@@ -14,7 +16,9 @@ from ....services.accounts import AccountError
 from ....services.directory import SearchError, UserFilter
 from ....services.password_policy import PasswordPolicyError
 from ....services.passwords import generate_password
+from ... import sealed
 from ...admin_forms import new_user_schema
+from ...context import app_settings
 from ...forms import form_controls, make_form
 from ...navigation import see_other
 from ...reauth import ask_again_unless_recent
@@ -104,19 +108,30 @@ def new_user_submit(request: Request) -> Response:
         return _new_user_page(request, form.render(kept), 400, str(refused))
     request.session.flash(f"{user.username} was created.")
     if typed is None:
-        return user_page_with_password(request, user, password)
+        show_password_once(request, user, password)
     return see_other(user_url(request, user))
 
 
 @view_config(route_name="camauth.admin.user", request_method="GET", permission=ADMIN)
 def user_page(request: Request) -> Response:
-    return _user_page(request, target_user(request))
+    user = target_user(request)
+    return _user_page(request, user, sealed.unseal(request, _password_key(user)))
 
 
-def user_page_with_password(request: Request, user: User, password: str) -> Response:
-    """The user's page as the answer to the POST that generated ``password``: shown
-    this once, never stored (not even in the session table), never cached."""
-    return _user_page(request, user, password)
+def _password_key(user: User) -> str:
+    return f"_generated_password.{user.id}"
+
+
+def show_password_once(request: Request, user: User, password: str) -> None:
+    """Have the user's page (where the POST redirects) show a generated password.
+
+    Sealed in the administrator's session, never stored in plain text; a reload
+    of the page shows it again until ``reauth_minutes`` have passed, and the
+    action that made it is not repeated by that reload.
+    """
+    minutes = app_settings(request.registry).reauth_minutes
+    until = request.registry["camauth.clock"]() + timedelta(minutes=minutes)
+    sealed.seal(request, _password_key(user), password, until)
 
 
 def _user_page(request: Request, user: User, temporary_password: str | None = None) -> Response:
