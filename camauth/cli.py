@@ -35,6 +35,10 @@ class CommandError(Exception):
     """A command failed; the message is the one line to print."""
 
 
+class UsageError(CommandError):
+    """The command was given something it cannot take (exit status 2)."""
+
+
 Command = Callable[[Context, argparse.Namespace, TextIO], None]
 
 
@@ -88,8 +92,25 @@ def cmd_set_password(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> N
 
 def cmd_unlock(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
     key = accounts.username_key(args.username)
-    lockout.unlock(ctx, key, accounts.find_user(ctx, key))
-    print(f"Unlocked {args.username!r}.")
+    user = accounts.find_user(ctx, key)
+    if lockout.unlock(ctx, key, user):
+        print(f"Unlocked {args.username!r}.")
+    elif user is None:
+        raise CommandError(f"no user and no lock named {args.username!r}")
+    else:
+        print(f"{user.username!r} was not locked out: nothing changed.")
+
+
+def cmd_unthrottle(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    try:
+        network = lockout.parse_network(args.address)
+    except ValueError:
+        raise UsageError(f"not an address or an IPv6 /64: {args.address!r}") from None
+    try:
+        lifted = lockout.lift_throttle(ctx, network)
+    except lockout.NotThrottled:
+        raise CommandError(f"{network} is not throttled") from None
+    print(f"Lifted the throttle of {network} ({lifted} failures no longer count toward it).")
 
 
 def _status_command(status: UserStatus, verb: str) -> Command:
@@ -232,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--replace", action="store_true", help="replace existing two-factor")
     remove = add("remove-two-factor", cmd_remove_two_factor, "remove a user's two-factor")
     remove.add_argument("username")
+    unthrottle = add("unthrottle", cmd_unthrottle, "lift the per-IP throttle of an address")
+    unthrottle.add_argument("address", help="an IP address, or an IPv6 /64")
     add("list-users", cmd_list_users, "list users")
     add("sessions", cmd_sessions, "list live sessions").add_argument("username", nargs="?")
     end = add("end-sessions", cmd_end_sessions, "end a user's sessions, or --all")
@@ -277,6 +300,9 @@ def run(argv: Sequence[str], stdin: TextIO) -> int:
     except UnicodeError:
         print("camauth: standard input is not valid UTF-8 text", file=sys.stderr)
         return 1
+    except UsageError as error:
+        print(f"camauth: {error}", file=sys.stderr)
+        return 2
     except (CommandError, accounts.AccountError, PasswordPolicyError, mfa.TwoFactorError) as error:
         print(f"camauth: {error}", file=sys.stderr)
         return 1

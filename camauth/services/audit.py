@@ -16,6 +16,7 @@ class Event(enum.StrEnum):
     LOGIN_FAILURE = "login_failure"
     LOCKOUT = "lockout"
     IP_THROTTLE = "ip_throttle"
+    IP_UNTHROTTLED = "ip_unthrottled"
     UNLOCK = "unlock"
     LOGOUT = "logout"
     SESSION_ENDED = "session_ended"

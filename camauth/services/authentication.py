@@ -56,7 +56,7 @@ def authenticate(
         ctx.passwords.burn_time(password)
         return LoginResult(Outcome.INVALID, scope=scope)
 
-    throttled = lockout.ip_throttled_until(ctx, ctx.origin.ip)
+    throttled = _throttled_until(ctx, scope)
     if throttled is not None:
         return LoginResult(Outcome.THROTTLED, until=throttled, scope=scope)
     until = lockout.locked_until(ctx, key, scope)
@@ -86,6 +86,16 @@ def authenticate(
         return LoginResult(Outcome.SECOND_FACTOR, user=user, scope=scope)
     _succeed(ctx, user, scope, held, {"two_factor": "none"})
     return LoginResult(Outcome.OK, user=user, scope=scope)
+
+
+def _throttled_until(ctx: Context, scope: str) -> datetime | None:
+    """When the client's network may try again, if it must wait. A browser with a
+    device cookie for the username it logs in as is not spraying passwords: it is
+    held only by that device's own lock, not by its network's throttle (an office
+    behind one address keeps working while someone there sprays)."""
+    if scope != UNTRUSTED_SCOPE:
+        return None
+    return lockout.ip_throttled_until(ctx, ctx.origin.ip)
 
 
 def _succeed(
@@ -123,7 +133,7 @@ def _hold_unless_refused(ctx: Context, user: User, scope: str) -> lockout.HeldLo
     """The throttle and lock checks before a code is looked at. The lock row is
     created if need be and held, so parallel guesses for one username and scope
     are judged one after another, each after the failures before it."""
-    throttled = lockout.ip_throttled_until(ctx, ctx.origin.ip)
+    throttled = _throttled_until(ctx, scope)
     if throttled is not None:
         return LoginResult(Outcome.THROTTLED, user=user, until=throttled, scope=scope)
     held = lockout.hold_for_attempt(ctx, user.username_key, scope)

@@ -15,6 +15,7 @@ anyway.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,11 +25,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import UNTRUSTED_SCOPE, Lockout, LoginFailure, User
-from . import audit
+from . import audit, serial
 from .addresses import network_of
 from .audit import Event
 from .bulk import execute_bulk
 from .context import Context
+
+# a lifted failure's network: it counts toward no throttle again
+LIFTED = ""
 
 
 def lock_minutes(ctx: Context, failures: int) -> int:
@@ -167,6 +171,7 @@ def record_failure(
         )
     )
     ctx.db.flush()
+    _audit_if_throttle_begins(ctx, user, username_key)
     failures = _count_failures(ctx, username_key, scope, counted_since)
     details = {
         "username": username_key,
@@ -193,6 +198,77 @@ def record_failure(
     return FailureResult(failures, until)
 
 
+def _network_failures_since(ctx: Context, network: str, since: datetime) -> int:
+    count = ctx.db.scalar(
+        select(func.count()).where(LoginFailure.network == network, LoginFailure.created_at > since)
+    )
+    return count or 0
+
+
+def _audit_if_throttle_begins(ctx: Context, user: User | None, username_key: str) -> None:
+    """Audit the failure that makes the client's network wait: once per throttle,
+    not for every attempt it is refused afterwards. The network's lock orders
+    parallel failures, so exactly one of them is the one over the threshold."""
+    network = ctx.origin.network
+    if not network:
+        return
+    serial.hold(ctx, f"ip-throttle:{network}")
+    window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
+    failures = _network_failures_since(ctx, network, ctx.clock() - window)
+    if failures != ctx.settings.lockout_ip_threshold + 1:
+        return
+    audit.record(
+        ctx,
+        Event.IP_THROTTLE,
+        target=user,
+        target_name=username_key,
+        details={"network": network, "failures": failures},
+    )
+
+
+class NotThrottled(Exception):
+    """Lifting was asked for a network that is not waiting."""
+
+
+def parse_network(text: str) -> str:
+    """An address, or an IPv6 /64, as typed by an operator: the network the throttle
+    counts it under. Raises ValueError for anything else."""
+    text = text.strip()
+    try:
+        return network_of(str(ipaddress.ip_address(text)))
+    except ValueError:
+        pass
+    network = ipaddress.ip_network(text, strict=False)  # ValueError for nonsense
+    if network.num_addresses == 1 or (network.version == 6 and network.prefixlen == 64):
+        return network_of(str(network.network_address))
+    raise ValueError(f"{text}: give one address, or an IPv6 /64")
+
+
+def lift_throttle(ctx: Context, network: str) -> int:
+    """End the throttle of ``network`` now; returns how many failures stop counting.
+
+    The failures stay (they count toward their usernames' locks, and the console
+    lists them); they only stop counting toward this network's throttle.
+    Raises :class:`NotThrottled` when it is not waiting. Audited.
+    """
+    if ip_throttled_until(ctx, network) is None:
+        raise NotThrottled(f"{network} is not throttled")
+    window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
+    lifted = execute_bulk(
+        ctx.db,
+        update(LoginFailure)
+        .where(LoginFailure.network == network, LoginFailure.created_at > ctx.clock() - window)
+        .values(network=LIFTED),
+    )
+    audit.record(
+        ctx,
+        Event.IP_UNTHROTTLED,
+        target_name=network,
+        details={"network": network, "failures": lifted},
+    )
+    return lifted
+
+
 def reset_after_success(ctx: Context, username_key: str, scope: str) -> None:
     """A successful login restarts the count for the scope it came from."""
     now = ctx.clock()
@@ -204,8 +280,23 @@ def reset_after_success(ctx: Context, username_key: str, scope: str) -> None:
 
 
 def unlock(ctx: Context, username_key: str, user: User | None = None) -> int:
-    """Clear every lock and the failure count of ``username_key``, all scopes. Audited."""
+    """Clear every lock and the failure count of ``username_key``, all scopes. Audited.
+
+    Returns how many scopes it cleared: 0, and nothing recorded, when no scope
+    was locked and none had failures counting toward a lock.
+    """
     now = ctx.clock()
+    scopes = ctx.db.execute(
+        select(Lockout.scope, Lockout.counted_since, Lockout.locked_until).where(
+            Lockout.username_key == username_key
+        )
+    ).all()
+    if not any(
+        (row.locked_until is not None and row.locked_until > now)
+        or _count_failures(ctx, username_key, row.scope, row.counted_since)
+        for row in scopes
+    ):
+        return 0
     cleared = execute_bulk(
         ctx.db,
         update(Lockout)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +33,7 @@ from sqlalchemy import inspect, text
 
 from camauth.models import User, UserStatus, WebSession
 from camauth.services import accounts, lockout, mfa, sessions
+from camauth.services.context import Origin
 from camauth.web.security import ADMIN
 
 from ..conftest import GOOD_PASSWORD, app_context
@@ -122,7 +123,14 @@ class Victim:
     session_id: int
 
 
-def make_victim(app: Any, username: str, **kw: Any) -> Victim:
+def probe_network(number: int) -> str:
+    """The network whose throttle probe ``number``'s Lift would end."""
+    return f"2001:db8:{number:x}::/64"
+
+
+def make_victim(app: Any, username: str, number: int | None = None, **kw: Any) -> Victim:
+    """With ``number``: also the things probe ``number``'s body names by other names
+    than the victim's: a locked unknown username and a throttled network."""
     ctx = app_context(app)
     try:
         user = accounts.create_user(
@@ -138,6 +146,13 @@ def make_victim(app: Any, username: str, **kw: Any) -> Victim:
         _token, row = sessions.create_session(ctx, user=user)
         for _ in range(ctx.settings.lockout_threshold):
             lockout.record_failure(ctx, user.username_key, user=user)
+        if number is not None:
+            sprayer = replace(ctx, origin=Origin(ip=f"2001:db8:{number:x}::1"))
+            for _ in range(ctx.settings.lockout_threshold):
+                lockout.record_failure(sprayer, f"newcomer{number}")
+            others = ctx.settings.lockout_ip_threshold + 1 - ctx.settings.lockout_threshold
+            for other in range(others):
+                lockout.record_failure(sprayer, f"sprayed{number}-{other}")
         ctx.db.commit()
         return Victim(user.id, user.username, row.id)
     finally:
@@ -188,6 +203,7 @@ def form_values(csrf_token: str, victim: Victim, number: int, clock_now: Any) ->
         "algorithm": "sha1",
         "replace": "true",
         "user": victim.username,
+        "network": probe_network(number),
         "event": "",
         "since": "",
         "until": "",
@@ -283,7 +299,8 @@ class Console:
 @pytest.fixture
 def console(app_factory: Callable[..., Any]) -> Console:
     """An app with a prober (no administrator), an administrator, and a victim."""
-    app = app_factory(**{"mfa.required_for": "none"})
+    # a low IP threshold: the victims' networks are throttled with few failures
+    app = app_factory(**{"mfa.required_for": "none", "lockout.ip_threshold": "12"})
     admin_id = add_user(app, "root", is_admin=True)
     add_user(app, "mallory")
     victim = make_victim(app, "victor")
@@ -407,6 +424,17 @@ VICTIM_KINDS: dict[str, dict[str, Any]] = {
 }
 
 
+def one_time_token(client: webtest.TestApp, path: str) -> dict[str, str]:
+    """The one-time action token of the form at ``path``, if it has one (issued to
+    this administrator's session when the page is shown, as a browser would get
+    it). Intruders cannot have one; they are refused before it is looked at."""
+    page = client.get(path, status="*")
+    if page.status_int != 200:
+        return {}
+    tokens = [form["once"].value for form in page.forms.values() if "once" in form.fields]
+    return {"once": tokens[0]} if tokens else {}
+
+
 def test_every_form_the_probes_send_would_change_something(console: Console) -> None:
     """The same bodies, sent by an administrator, are accepted and change the database
     (each on a victim of its own, of some kind): so "nothing changed" above means
@@ -423,10 +451,11 @@ def test_every_form_the_probes_send_would_change_something(console: Console) -> 
         outcomes = []
         for kind, account in VICTIM_KINDS.items():
             number += 1
-            victim = make_victim(console.app, f"victim{number}", **account)
+            victim = make_victim(console.app, f"victim{number}", number, **account)
             path = fill(probe.pattern, victim)
             before = snapshot(console.app, but_sessions_of=root_id)
             body = form_values(csrf_token, victim, number, clock())
+            body |= one_time_token(client, path)
             response = send(client, probe, path, body)
             if response.status_int != 303:
                 outcomes.append(f"{kind}: {response.status}")

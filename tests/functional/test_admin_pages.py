@@ -20,7 +20,7 @@ from camauth.models import AuditEvent, Lockout, UserStatus
 from camauth.services import audit
 from camauth.services.audit import Event
 
-from ..conftest import GOOD_PASSWORD, app_context
+from ..conftest import GOOD_PASSWORD, app_context, login
 from .admin_helpers import (
     ADMIN,
     AUDIT,
@@ -198,7 +198,7 @@ def test_throttled_ips_are_listed(app_factory, clock):
     admin = admin_browser(app, ip="192.0.2.10")
     page = admin.get(LOCKOUTS, status=200)
     assert table_rows(page, "throttled") == [
-        ["198.51.100.99", "6", (start + timedelta(minutes=15)).strftime("%Y-%m-%d %H:%M")]
+        ["198.51.100.99", "6", (start + timedelta(minutes=15)).strftime("%Y-%m-%d %H:%M"), "Lift"]
     ]
     assert locks_in_force(app) == []  # no username was locked: the address waits
     dashboard = admin.get("/admin", status=200)
@@ -206,6 +206,42 @@ def test_throttled_ips_are_listed(app_factory, clock):
     # once the failures leave the window, the address is free again
     clock.advance(minutes=15)
     assert table_rows(admin.get(LOCKOUTS, status=200), "throttled") == []
+
+
+def test_lift_ends_a_throttle_now_and_the_person_there_logs_in(app_factory, clock):
+    app = console_app(app_factory, **{"lockout.ip_threshold": "5"})
+    make_admin(app)
+    create_user(app, "alice")
+    for number in range(6):
+        fail_login(app, f"sprayed{number}", ip="198.51.100.99")
+    office = browser(app, ip="198.51.100.99")
+    login(office, "alice", GOOD_PASSWORD, status=429)
+    admin = admin_browser(app, ip="192.0.2.10")
+    page = admin.get(LOCKOUTS, status=200)
+    [lift] = [form for form in page.forms.values() if form.action == "/admin/lockouts/lift"]
+    assert lift["network"].value == "198.51.100.99"
+    done = lift.submit(status=303)
+    assert location(done) == LOCKOUTS
+    after = done.follow()
+    assert "The throttle of 198.51.100.99 is lifted." in flashes(after)
+    assert table_rows(after, "throttled") == []
+    assert len(audit_events(app, "ip_unthrottled")) == 1
+    login(office, "alice", GOOD_PASSWORD, status=303)
+    # the same form again (back button, resubmit): nothing more is recorded
+    again = lift.submit(status=303).follow()
+    assert "198.51.100.99 was not throttled: nothing was changed." in flashes(again)
+    assert len(audit_events(app, "ip_unthrottled")) == 1
+
+
+@pytest.mark.parametrize("network", ["", "nonsense", "10.0.0.0/8"])
+def test_lift_refuses_what_no_throttle_counts(console, root, network):
+    admin = admin_browser(console)
+    page = admin.get(LOCKOUTS, status=200)
+    token = page.forms[0]["csrf_token"].value if "csrf_token" in page.forms[0].fields else ""
+    refused = admin.post(
+        "/admin/lockouts/lift", {"csrf_token": token, "network": network}, status=400
+    )
+    assert "Say which address to lift the throttle of." in refused.text
 
 
 # --- sessions -----------------------------------------------------------------------------
@@ -353,11 +389,12 @@ def test_audit_filters_by_user(console, history):
     assert ghost == [("login_failure", "ghost", "203.0.113.9")]
     # what the administrator did shows under their name too (they are the actor)
     alice = admin.get(f"{USERS}?q=alice").click(href=r"^/admin/users/\d+$")
-    unlock = next(f for f in alice.forms.values() if f.action.endswith("/unlock"))
-    unlock.submit(status=303)
+    force = next(f for f in alice.forms.values() if f.action.endswith("/force-password-change"))
+    force.submit(status=303)
     done_by_root = [(row[1], row[2], row[3]) for row in audit_rows(filter_audit(admin, user=ADMIN))]
-    assert done_by_root[:2] == [("unlock", ADMIN, "alice"), ("login_success", ADMIN, ADMIN)]
-    assert ("unlock", ADMIN, "alice") in [
+    forced = ("password_change_forced", ADMIN, "alice")
+    assert done_by_root[:2] == [forced, ("login_success", ADMIN, ADMIN)]
+    assert forced in [
         (row[1], row[2], row[3]) for row in audit_rows(filter_audit(admin, user="alice"))
     ]
 

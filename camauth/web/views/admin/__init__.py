@@ -27,6 +27,7 @@ ADMIN_ROUTES = {
     "camauth.admin.user.hardware_token": r"/admin/users/{id:\d{1,10}}/hardware-token",
     "camauth.admin.lockouts": "/admin/lockouts",
     "camauth.admin.lockouts.unlock": "/admin/lockouts/unlock",
+    "camauth.admin.lockouts.lift": "/admin/lockouts/lift",
     "camauth.admin.sessions": "/admin/sessions",
     "camauth.admin.sessions.end_all": "/admin/sessions/end-all",
     "camauth.admin.session.end": r"/admin/sessions/{id:\d{1,10}}/end",

@@ -18,23 +18,30 @@ from ...security import ADMIN
 from .common import admin_page
 
 UNLOCK = "camauth.admin.lockouts.unlock"
+LIFT = "camauth.admin.lockouts.lift"
 
 
-def unlock_schema(request: Request) -> colander.SchemaNode:
+def _one_field_schema(request: Request, name: str, longest: int) -> colander.SchemaNode:
     schema = CSRFSchema()
     schema.add(
         colander.SchemaNode(
             colander.String(),
-            name="username",
+            name=name,
             widget=deform.widget.HiddenWidget(),
-            validator=colander.Length(min=1, max=150),
+            validator=colander.Length(min=1, max=longest),
         )
     )
     return schema.bind(request=request)
 
 
 def _unlock_form(request: Request) -> deform.Form:
-    return make_form(unlock_schema(request), "Unlock", "unlock", request.route_path(UNLOCK))
+    schema = _one_field_schema(request, "username", 150)
+    return make_form(schema, "Unlock", "unlock", request.route_path(UNLOCK))
+
+
+def _lift_form(request: Request) -> deform.Form:
+    schema = _one_field_schema(request, "network", 100)
+    return make_form(schema, "Lift", "lift", request.route_path(LIFT))
 
 
 def _page(request: Request, status: int = 200, error: str = "") -> Response:
@@ -51,6 +58,7 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
         throttled=lockout_report.throttled_ips(ctx),
         failures=lockout_report.recent_failures(ctx),
         unlock_url=request.route_path(UNLOCK),
+        lift_url=request.route_path(LIFT),
     )
 
 
@@ -75,6 +83,30 @@ def unlock_submit(request: Request) -> Response:
         return _page(request, 400, "That is not a username anyone could have.")
     ctx = request.camauth
     key = username_key(values["username"])
-    lockout.unlock(ctx, key, accounts.find_user(ctx, key))
-    request.session.flash(f"{key} is unlocked.")
+    if lockout.unlock(ctx, key, accounts.find_user(ctx, key)):
+        request.session.flash(f"{key} is unlocked.")
+    else:
+        request.session.flash(f"{key} was not locked out: nothing was changed.")
+    return see_other(request.route_path("camauth.admin.lockouts"))
+
+
+@view_config(route_name=LIFT, request_method="GET", permission=ADMIN)
+def lift_get(request: Request) -> Response:
+    return see_other(request.route_path("camauth.admin.lockouts"))
+
+
+@view_config(route_name=LIFT, request_method="POST", permission=ADMIN)
+def lift_submit(request: Request) -> Response:
+    """End an address's throttle now (someone there sprayed; the rest must work)."""
+    try:
+        values = _lift_form(request).validate(form_controls(request))
+        network = lockout.parse_network(values["network"])
+    except (deform.ValidationFailure, ValueError):
+        return _page(request, 400, "Say which address to lift the throttle of.")
+    try:
+        lockout.lift_throttle(request.camauth, network)
+    except lockout.NotThrottled:
+        request.session.flash(f"{network} was not throttled: nothing was changed.")
+    else:
+        request.session.flash(f"The throttle of {network} is lifted.")
     return see_other(request.route_path("camauth.admin.lockouts"))

@@ -38,7 +38,7 @@ class UserAction:
     question: str  # the confirmation page's heading; {username} is filled in
     consequence: str  # what will happen, said on the confirmation page
     done: str  # the message afterwards; {username} is filled in
-    run: Callable[[Request, User], None]
+    run: Callable[[Request, User], str | None]  # a message instead of ``done``, if any
     applies: Callable[[User], bool]  # whether the user's page offers it now
     confirm: bool = False
     reauth: bool = False
@@ -62,8 +62,10 @@ def _approve(request: Request, user: User) -> None:
     accounts.approve(request.camauth, user)
 
 
-def _unlock(request: Request, user: User) -> None:
-    lockout.unlock(request.camauth, user.username_key, user)
+def _unlock(request: Request, user: User) -> str | None:
+    if not lockout.unlock(request.camauth, user.username_key, user):
+        return f"{user.username} was not locked out: nothing was changed."
+    return None
 
 
 def _force_change(request: Request, user: User) -> None:
@@ -265,13 +267,13 @@ def _perform(action: UserAction) -> Callable[[Request], Response]:
             return _confirm_page(request, action, user, 409, message)
         username = user.username
         try:
-            action.run(request, user)
+            instead = action.run(request, user)
         except (AccountError, TwoFactorError) as refused:
             return _confirm_page(request, action, user, 400, str(refused))
         if action.ends_sessions and user.id == request.user.id:
             # the administrator's own session ended with the others
             return see_other(request.route_path("camauth.login"))
-        request.session.flash(action.done.format(username=username))
+        request.session.flash(instead or action.done.format(username=username))
         if action.back_to_list:
             return see_other(request.route_path("camauth.admin.users"))
         return see_other(user_url(request, user))
