@@ -29,6 +29,7 @@ from .services.context import Context
 from .services.password_policy import PasswordPolicyError
 from .services.passwords import Passwords
 from .settings import database_url, parse_settings
+from .terminal import printable
 
 
 class CommandError(Exception):
@@ -160,13 +161,18 @@ def cmd_remove_two_factor(ctx: Context, args: argparse.Namespace, stdin: TextIO)
     print(f"Two-factor authentication of {user.username!r} removed; their sessions were ended.")
 
 
+def say(line: str) -> None:
+    """Print a line that may hold text from anyone: never raw control characters."""
+    print(printable(line))
+
+
 def cmd_list_users(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
     print(f"{'username':<30} {'status':<17} {'admin':<5} {'2fa':<4} last login")
     for user in accounts.list_users(ctx):
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
         admin = "yes" if user.is_admin else "no"
         two_factor = "yes" if user.has_two_factor else "no"
-        print(f"{user.username:<30} {user.status:<17} {admin:<5} {two_factor:<4} {last}")
+        say(f"{user.username:<30} {user.status:<17} {admin:<5} {two_factor:<4} {last}")
 
 
 def cmd_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
@@ -175,17 +181,17 @@ def cmd_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
     print(f"{'id':>6} {'user':<30} {'kind':<8} {'ip':<40} last seen")
     for row in sessions.live_sessions(ctx, user):
         name = names.get(row.user_id or 0, "?")
-        print(
-            f"{row.id:>6} {name:<30} {row.kind:<8} {row.ip:<40} {row.last_seen_at:%Y-%m-%d %H:%M}"
-        )
+        say(f"{row.id:>6} {name:<30} {row.kind:<8} {row.ip:<40} {row.last_seen_at:%Y-%m-%d %H:%M}")
 
 
 def cmd_end_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    if args.all and args.username:
+        raise UsageError("name a user or give --all, not both")
     if args.all:
         print(f"Ended {sessions.end_all_sessions(ctx)} sessions.")
         return
     if not args.username:
-        raise CommandError("name a user or give --all")
+        raise UsageError("name a user or give --all")
     user = _user(ctx, args.username)
     print(f"Ended {sessions.end_user_sessions(ctx, user)} sessions of {user.username!r}.")
 
@@ -201,11 +207,11 @@ def cmd_audit(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
         try:
             since = datetime.fromisoformat(args.since)
         except ValueError:
-            raise CommandError(f"--since: not an ISO date or time: {args.since!r}") from None
+            raise UsageError(f"--since: not an ISO date or time: {args.since!r}") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=utcnow().tzinfo)
     for event in audit.events(ctx, username=args.user, since=since):
-        print(
+        say(
             f"{event.created_at:%Y-%m-%dT%H:%M:%SZ} {event.event:<16} "
             f"actor={event.actor_name or '-'} target={event.target_name or '-'} "
             f"ip={event.ip or '-'} {event.details}"
