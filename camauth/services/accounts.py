@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..models import UNTRUSTED_SCOPE, TokenPurpose, User, UserStatus
-from . import audit, lockout, sessions, tokens
+from . import audit, lockout, serial, sessions, tokens
 from .account_fields import (
     AccountError,
     email_problem,
@@ -239,8 +239,11 @@ def _keep_an_administrator(ctx: Context, user: User, verb: str) -> None:
     from those rows, not from ``user`` as this request loaded it (another request
     may have made it an administrator since): of two administrators removing
     each other at the same moment, the second waits, then sees the first's
-    change and is refused (PostgreSQL re-reads locked rows that changed).
+    change and is refused (PostgreSQL re-reads locked rows that changed). SQLite
+    has no row locks: the named lock makes the decision inside the write
+    transaction there, after any other's has committed.
     """
+    serial.hold(ctx, "last-administrator")
     admins = ctx.db.scalars(
         select(User.id)
         .where(User.is_admin.is_(True), User.status == UserStatus.ACTIVE)

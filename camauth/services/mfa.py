@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 
 from ..models import TotpAlgorithm, TwoFactorCredential, TwoFactorKind, User
 from ..settings import Settings
-from . import audit, recovery_codes, sessions, totp
+from . import audit, recovery_codes, serial, sessions, totp
 from .audit import Event
 from .bulk import execute_bulk
 from .context import Context
@@ -101,11 +101,15 @@ def _store(
 
 def _enrolled_meanwhile(ctx: Context, user: User) -> bool:
     """Whether ``user`` has two-factor, read from their row held locked: of two
-    enrolments at once (a double-clicked Enable), the second sees the first."""
-    enabled_at = ctx.db.scalar(
-        select(User.two_factor_enabled_at).where(User.id == user.id).with_for_update()
-    )
-    return enabled_at is not None
+    credential changes at once (a double-clicked Enable, an administrator
+    removing it while another replaces it), the second sees the first, so the
+    flag and the credential row never disagree. (SQLite has no row locks: the
+    named lock takes its write lock first.)"""
+    serial.hold(ctx, f"two-factor:{user.id}")
+    # refreshed, not just read: the change that follows must be judged (and saved)
+    # against the row as it is now, not as this request loaded it
+    ctx.db.refresh(user, ["two_factor_enabled_at"], with_for_update=True)
+    return user.two_factor_enabled_at is not None
 
 
 def enrol_app(
@@ -152,7 +156,7 @@ def enrol_hardware(
         raise TwoFactorError(f"period must be one of {', '.join(map(str, totp.PERIODS))}")
     if algorithm not in {a.value for a in TotpAlgorithm}:
         raise TwoFactorError("algorithm must be sha1 or sha256")
-    if user.has_two_factor and not replace:
+    if _enrolled_meanwhile(ctx, user) and not replace:
         raise TwoFactorError(f"{user.username} already has two-factor authentication")
     try:
         secret = totp.parse_secret(secret_text, hexadecimal=hexadecimal)
@@ -277,7 +281,7 @@ def regenerate_recovery_codes(ctx: Context, user: User) -> list[str]:
 def remove(ctx: Context, user: User, *, keep_session_id: int | None = None) -> None:
     """Remove ``user``'s two-factor credential and recovery codes, and end their
     sessions (but ``keep_session_id``). Audited, saying who removed it."""
-    if not user.has_two_factor:
+    if not _enrolled_meanwhile(ctx, user):
         raise TwoFactorError(f"{user.username} has no two-factor authentication")
     execute_bulk(ctx.db, delete(TwoFactorCredential).where(TwoFactorCredential.user_id == user.id))
     recovery_codes.delete_all(ctx, user)

@@ -8,12 +8,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pyotp
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from camauth.db import make_session_factory
-from camauth.models import AuditEvent, SessionKind, User, UserStatus, WebSession
-from camauth.services import accounts, lockout, sessions
+from camauth.models import (
+    AuditEvent,
+    SessionKind,
+    TwoFactorCredential,
+    User,
+    UserStatus,
+    WebSession,
+)
+from camauth.services import accounts, lockout, mfa, sessions
 from camauth.services.accounts import AccountError
 from camauth.services.authentication import Outcome, authenticate
 from camauth.services.context import Context
@@ -383,7 +391,6 @@ REMOVALS: dict[str, Callable[[Context, User], None]] = {
 }
 
 
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -453,3 +460,59 @@ def test_a_full_name_is_either_stored_and_found_or_refused_never_a_database_erro
         assert reread(ctx, alice).full_name == ""
         return
     assert reread(ctx, alice).full_name == full_name
+
+
+# --- two-factor changes at once --------------------------------------------------------
+
+TOKEN_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def _credential_changes(ctx: Context) -> dict[str, Callable[[Context, User], None]]:
+    def replace_token(request: Context, user: User) -> None:
+        code = pyotp.TOTP(TOKEN_SECRET).at(request.clock())
+        mfa.enrol_hardware(request, user, TOKEN_SECRET, code, replace=True)
+
+    return {"replace": replace_token, "remove": mfa.remove}
+
+
+def test_replacing_and_removing_two_factor_at_once_never_leave_flag_and_credential_apart(
+    ctx, engine
+):
+    """An administrator replaces a user's token while another removes two-factor:
+    whichever wins, the user row's flag says exactly whether a credential exists."""
+    factory = make_session_factory(engine)
+    changes = _credential_changes(ctx)
+    for round_number in range(8):
+        user = add_user(ctx, f"u{round_number}")
+        secret = pyotp.random_base32(32)
+        mfa.enrol_app(ctx, user, secret, pyotp.TOTP(secret).at(ctx.clock()))
+        ctx.db.commit()
+
+        def prepare(change: str, user_id: int = user.id) -> Callable[[], str]:
+            db = factory()
+            request = Context(
+                db=db, settings=ctx.settings, clock=ctx.clock, passwords=ctx.passwords
+            )
+            loaded = db.get(User, user_id)
+            assert loaded is not None and loaded.has_two_factor
+
+            def act() -> str:
+                try:
+                    changes[change](request, loaded)
+                    db.commit()
+                    return "done"
+                except mfa.TwoFactorError:
+                    db.rollback()
+                    return "refused"
+                finally:
+                    db.close()
+
+            return act
+
+        at_the_same_moment([prepare("replace"), prepare("remove")])
+        ctx.db.expire_all()
+        flag = ctx.db.scalar(select(User.two_factor_enabled_at).where(User.id == user.id))
+        credentials = ctx.db.scalar(
+            select(func.count()).where(TwoFactorCredential.user_id == user.id)
+        )
+        assert (flag is not None) == (credentials == 1), (round_number, flag, credentials)
