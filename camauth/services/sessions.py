@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, upda
 
 from ..models import SessionKind, User, WebSession
 from ..settings import Settings
-from . import audit
+from . import audit, serial
 from .audit import Event
 from .bulk import execute_bulk
 from .context import Context
@@ -163,6 +163,23 @@ def create_session(
     ctx.db.add(row)
     ctx.db.flush()
     return token, row
+
+
+def start_logged_in_session(
+    ctx: Context,
+    user: User,
+    *,
+    kind: SessionKind = SessionKind.BROWSER,
+    data: dict[str, Any] | None = None,
+) -> tuple[str, WebSession]:
+    """A login's new session. With ``one_per_user`` a browser login first ends the
+    user's other browser sessions, holding the user's lock: of two logins at the
+    same moment the second waits, then ends the first's session, so one remains
+    (without the lock each would end only the sessions committed before it)."""
+    if kind is SessionKind.BROWSER and ctx.settings.session_one_per_user:
+        serial.hold(ctx, f"browser-sessions:{user.id}")
+        end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
+    return create_session(ctx, user=user, kind=kind, data=data)
 
 
 def mark_authenticated(ctx: Context, session_id: int) -> datetime:

@@ -192,8 +192,6 @@ class DatabaseSession(dict[str, Any]):
         ctx = anonymous_context(self.request)
         if self.record is not None:
             sessions.delete_session(ctx, self.record.id)
-        if kind is SessionKind.BROWSER and self._settings.session_one_per_user:
-            sessions.end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
         # What an anonymous visitor (or this same user) stored carries over; another
         # user's data never does: on a shared browser it may hold their new
         # recovery codes or a half-done two-factor set-up.
@@ -203,8 +201,8 @@ class DatabaseSession(dict[str, Any]):
         self.clear()
         self.update(carried)
         self[CSRF_KEY] = secrets.token_urlsafe(32)
-        self._issued_token, row = sessions.create_session(
-            ctx, user=user, kind=kind, data=dict(self)
+        self._issued_token, row = sessions.start_logged_in_session(
+            ctx, user, kind=kind, data=dict(self)
         )
         self.record = SessionRecord.from_row(row)
         self.user = user

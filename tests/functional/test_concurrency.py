@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from camauth.db import make_engine
-from camauth.models import UNTRUSTED_SCOPE, Lockout
+from camauth.models import UNTRUSTED_SCOPE, Lockout, WebSession
 
 from ..conftest import GOOD_PASSWORD, login
 from .conftest import (
@@ -141,3 +141,31 @@ def test_parallel_failures_for_an_unknown_username(concurrent_app, clock):
     assert sorted(statuses) == [403] * (ATTACKERS - 1) + [429]
     assert failure_count(app, "ghost") == ATTACKERS
     assert untrusted_lock(app, "ghost") == clock() + timedelta(minutes=10)
+
+
+def test_two_logins_of_one_user_at_the_same_instant_leave_one_browser_session(
+    concurrent_app, clock
+):
+    """One browser session per user: two logins at once end each other's predecessor
+    in order, so exactly one session remains and only its cookie works."""
+    app = concurrent_app(threshold=10)
+    create_user(app, "alice")
+    for _ in range(5):
+
+        def prepare(number: int) -> Callable[[], Any]:
+            client = browser(app, ip=f"198.51.100.{number + 1}")
+            form = client.get("/login").forms["login"]
+            form["username"] = "alice"
+            form["password"] = GOOD_PASSWORD
+            return lambda: (client, form.submit("submit", status=303))
+
+        clients = [client for client, _ in at_the_same_moment(2, prepare)]
+        live = scalar(
+            app,
+            select(func.count()).where(
+                WebSession.user_id.is_not(None), WebSession.kind == "browser"
+            ),
+        )
+        assert live == 1
+        signed_in = ["Signed in as alice" in c.get("/", status="*").text for c in clients]
+        assert sorted(signed_in) == [False, True]
