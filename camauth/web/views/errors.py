@@ -11,6 +11,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from ...services.required_actions import Action
 from ..navigation import RecordNotFound, login_url, see_other
@@ -81,16 +82,22 @@ def http_exception(exc: HTTPException, request: Request) -> Response:
 
 
 @exception_view_config(IntegrityError)
+@exception_view_config(StaleDataError)  # an UPDATE or DELETE found its row gone
+@exception_view_config(ObjectDeletedError)  # a row read earlier was deleted since
 def conflict(request: Request) -> Response:
     """Two requests changed the same thing at once and the database kept one (a
     double-clicked button, say): a 409 the person can retry, not an outage."""
     log.info("integrity conflict", exc_info=True)
-    return error_page(
+    # the failed flush left the ORM session unusable (the transaction is rolled
+    # back after this page): the page must not read the user or the session
+    return render_page(
         request,
-        409,
-        "Changed at the same moment",
-        "Another request changed the same thing at the same moment. Reload the page to "
-        "see where things stand, and try again if needed.",
+        "error.html",
+        status=409,
+        use_session=False,
+        title="Changed at the same moment",
+        message="Another request changed the same thing at the same moment. Reload the page "
+        "to see where things stand, and try again if needed.",
     )
 
 
