@@ -373,6 +373,7 @@ def test_a_database_outage_gives_503_and_everything_recovers_by_itself(stack):
         until(lambda: len(statuses) >= 10, "load running before the cut")
         with database_cut_off(stack.database_url):
             until(lambda: stack.client().get("/healthz").status == 503, "healthz says 503")
+            until(lambda: 503 in statuses, "the load meets the outage")
             down = client.get("/")
             assert down.status == 503
             assert "Traceback" not in down.text and "sqlalchemy" not in down.text.lower()

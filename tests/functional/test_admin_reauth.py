@@ -229,6 +229,8 @@ def test_reauth_minutes_is_a_setting(app_factory, clock):
 def test_unlock_disable_and_end_sessions_do_not_ask(admin, console, root, alice, clock):
     [own] = session_rows(console, root)
     logged_in(console, "alice")
+    # a wrong password: something for Unlock to clear (unlocking nothing records nothing)
+    submit_login(browser(console, ip="203.0.113.66"), "alice", "a wrong guess", status=403)
     clock.advance(minutes=STALE)
     page = admin.get(user_path(alice), status=200)
     unlock = next(f for f in page.forms.values() if f.action == user_path(alice, "unlock"))
