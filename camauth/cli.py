@@ -29,7 +29,7 @@ from .services.context import Context
 from .services.password_policy import PasswordPolicyError
 from .services.passwords import Passwords
 from .settings import database_url, parse_settings
-from .terminal import printable
+from .terminal import ProgressBar, printable
 
 
 class CommandError(Exception):
@@ -197,7 +197,11 @@ def cmd_end_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> N
 
 
 def cmd_cleanup(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
-    counts = housekeeping.cleanup(ctx)
+    # in batches of their own transactions: a backlog of millions locks nothing for long
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    counts = housekeeping.cleanup_in_batches(ctx, on_progress=bar.show if bar is not None else None)
+    if bar is not None:
+        bar.finish()
     print(", ".join(f"{name}: {count} deleted" for name, count in counts.items()))
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import UNTRUSTED_SCOPE, Lockout, LoginFailure, User
@@ -341,26 +341,23 @@ def active_lockouts(ctx: Context) -> Sequence[Lockout]:
     ).all()
 
 
-def delete_stale(ctx: Context) -> dict[str, int]:
-    """Housekeeping: expired locks, failures past the window, unknown users' after a while."""
+def stale_failures(ctx: Context) -> ColumnElement[bool]:
+    """Failures no window counts any more, and unknown usernames' after a while."""
     now = ctx.clock()
     window_start = now - timedelta(hours=ctx.settings.lockout_failure_window_hours)
     ip_start = now - timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
     oldest_needed = min(window_start, ip_start)
     unknown_start = now - timedelta(days=ctx.settings.lockout_unknown_user_retention_days)
-    failures = execute_bulk(
-        ctx.db,
-        delete(LoginFailure).where(
-            (LoginFailure.created_at <= oldest_needed)
-            | ((LoginFailure.user_exists.is_(False)) & (LoginFailure.created_at <= unknown_start))
-        ),
+    return (LoginFailure.created_at <= oldest_needed) | (
+        (LoginFailure.user_exists.is_(False)) & (LoginFailure.created_at <= unknown_start)
     )
-    # a lock row with no lock and no failures left in the window carries nothing
-    locks = execute_bulk(
-        ctx.db,
-        delete(Lockout).where(
-            (Lockout.locked_until.is_(None)) | (Lockout.locked_until <= now),
-            Lockout.updated_at <= window_start,
-        ),
+
+
+def idle_locks(ctx: Context) -> ColumnElement[bool]:
+    """Lock rows with no lock in force and no failure left in the window: they carry
+    nothing."""
+    now = ctx.clock()
+    window_start = now - timedelta(hours=ctx.settings.lockout_failure_window_hours)
+    return ((Lockout.locked_until.is_(None)) | (Lockout.locked_until <= now)) & (
+        Lockout.updated_at <= window_start
     )
-    return {"failures": failures, "lockouts": locks}

@@ -238,14 +238,17 @@ def live_sessions(ctx: Context, user: User | None = None) -> Sequence[WebSession
     return ctx.db.scalars(query).all()
 
 
-def delete_expired_sessions(ctx: Context) -> int:
-    statement = delete(WebSession).where(
-        or_(
-            WebSession.last_seen_at <= idle_cutoff(ctx.settings, ctx.clock()),
-            WebSession.created_at <= absolute_cutoff(ctx.settings, ctx.clock()),
-        )
+def expired(ctx: Context) -> ColumnElement[bool]:
+    """Sessions past their idle or absolute timeout: what cleanup deletes."""
+    now = ctx.clock()
+    return or_(
+        WebSession.last_seen_at <= idle_cutoff(ctx.settings, now),
+        WebSession.created_at <= absolute_cutoff(ctx.settings, now),
     )
-    return execute_bulk(ctx.db, statement)
+
+
+def delete_expired_sessions(ctx: Context) -> int:
+    return execute_bulk(ctx.db, delete(WebSession).where(expired(ctx)))
 
 
 @dataclass(frozen=True)
