@@ -113,6 +113,7 @@ class Settings:
     mfa_pending_minutes: int = 5
     registration: str = "closed"
     registration_verify_hours: int = 24
+    registration_unconfirmed_days: int = 7
     reauth_minutes: int = 5
     device_cookie_days: int = 365
     mail_transport: str = "smtp"
@@ -174,6 +175,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "mfa_pending_minutes": _int(1),
     "registration": _choice("closed", "open", "approval"),
     "registration_verify_hours": _int(1, 30 * 24),
+    "registration_unconfirmed_days": _int(1, 365),
     "reauth_minutes": _int(1),
     "device_cookie_days": _int(1, MAX_DAYS),
     "mail_transport": _choice("smtp", "file"),

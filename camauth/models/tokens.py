@@ -44,6 +44,7 @@ class MailRequest(Base):
     __table_args__ = (
         Index("ix_mail_requests_network_at", "network", "created_at"),
         Index("ix_mail_requests_user_id_at", "user_id", "created_at"),
+        Index("ix_mail_requests_address_key_at", "address_key", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -53,5 +54,7 @@ class MailRequest(Base):
     ip: Mapped[str] = mapped_column(String(45), default="")
     # what the per-address limit counts: the address, or its /64 for IPv6
     network: Mapped[str] = mapped_column(String(49), default="")
+    # the address a sign-up's link went to (a sign-up holds no account's address)
+    address_key: Mapped[str | None] = mapped_column(String(254))
     mailed: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -47,6 +47,9 @@ class User(Base):
     username_key: Mapped[str] = mapped_column(String(150), unique=True)
     email: Mapped[str | None] = mapped_column(String(254))
     email_key: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # a sign-up's address until its link is followed: it holds no address meanwhile
+    unconfirmed_email: Mapped[str | None] = mapped_column(String(254))
+    unconfirmed_email_key: Mapped[str | None] = mapped_column(String(254), index=True)
     full_name: Mapped[str] = mapped_column(String(200), default="")
     # casefolded full name, kept in step by ``_fold_full_name``: what the console's
     # search compares, the same on every database and collation ("MÜLLER" finds

@@ -224,7 +224,25 @@ def set_status(ctx: Context, user: User, status: UserStatus) -> None:
 def approve(ctx: Context, user: User) -> None:
     if user.status not in (UserStatus.PENDING_APPROVAL.value, UserStatus.PENDING_EMAIL.value):
         raise AccountError(f"{user.username} is not waiting for approval (status: {user.status}).")
+    take_unconfirmed_address(ctx, user)  # the administrator vouches for it
     set_status(ctx, user, UserStatus.ACTIVE)
+
+
+def take_unconfirmed_address(ctx: Context, user: User) -> None:
+    """The sign-up's address becomes its account's address (its link was followed,
+    or an administrator approved it). Refused if an account took the address
+    meanwhile."""
+    address = user.unconfirmed_email
+    if not address:
+        return
+    if find_user_by_email(ctx, address) is not None:
+        raise AccountError(
+            "That email address now belongs to another account: register again with another."
+        )
+    user.email = address
+    user.unconfirmed_email = None
+    user.unconfirmed_email_key = None
+    ctx.db.flush()
 
 
 def count_active_admins(ctx: Context) -> int:

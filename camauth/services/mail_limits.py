@@ -62,11 +62,29 @@ def account_may_receive(ctx: Context, user_id: int) -> bool:
     return (mailed or 0) < ctx.settings.mail_account_limit_per_hour
 
 
-def record(ctx: Context, purpose: str, user_id: int | None, *, mailed: bool) -> None:
+def address_may_receive(ctx: Context, address: str) -> bool:
+    """Whether ``address`` may get another sign-up link this hour (sign-ups under new
+    usernames must not flood one inbox); its lock is held like an account's."""
+    key = address.casefold()
+    serial.hold(ctx, f"mail-limit:address:{key}")
+    mailed = ctx.db.scalar(
+        select(func.count()).where(
+            MailRequest.address_key == key,
+            MailRequest.mailed.is_(True),
+            MailRequest.created_at > ctx.clock() - WINDOW,
+        )
+    )
+    return (mailed or 0) < ctx.settings.mail_account_limit_per_hour
+
+
+def record(
+    ctx: Context, purpose: str, user_id: int | None, *, mailed: bool, address: str | None = None
+) -> None:
     ctx.db.add(
         MailRequest(
             purpose=purpose,
             user_id=user_id,
+            address_key=address.casefold() if address else None,
             ip=ctx.origin.ip,
             network=ctx.origin.network,
             mailed=mailed,

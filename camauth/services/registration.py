@@ -4,9 +4,18 @@
 person follows the link mailed to them. ``approval``: following the link makes it
 ``pending_approval``, and an administrator approves it.
 
-An address that already has an account is not revealed on the page: the answer
-is the same, and that address's owner gets a mail saying someone tried to
-register with it (with a pointer to password recovery).
+Nothing tells whether an address already has an account: a sign-up with such
+an address is stored exactly as one with a new address (it reserves the
+username, it can log in to be told it is pending), but no link is mailed; the
+address's owner gets a mail saying someone tried to register with it instead.
+
+Until its link is followed a sign-up holds no address (``unconfirmed_email``,
+not the unique ``email``): someone who signs up with another person's address
+cannot stop that person from registering (a newer sign-up with the address
+ends the older ones, and their links), nor from recovering a password. A
+sign-up that is never confirmed is deleted after ``unconfirmed_days``.
+Following the link shows a page whose button confirms: link scanners that
+fetch every link in a mail confirm nothing.
 """
 
 from __future__ import annotations
@@ -16,8 +25,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from ..models import AccountToken, TokenPurpose, User, UserStatus
-from . import audit, mail_limits, tokens
+from ..models import TokenPurpose, User, UserStatus
+from . import audit, mail_limits, serial, tokens
 from .accounts import (
     AccountError,
     check_username_available,
@@ -26,6 +35,7 @@ from .accounts import (
     email_problem,
     find_user_by_email,
     get_user,
+    take_unconfirmed_address,
 )
 from .audit import Event
 from .context import Context
@@ -56,13 +66,31 @@ def _verify_hours(ctx: Context) -> int:
     return ctx.settings.registration_verify_hours
 
 
-def _verification(ctx: Context, user: User) -> RegistrationMail:
+def _verification(ctx: Context, user: User) -> RegistrationMail | None:
+    """What to mail a sign-up: a link to its address, or, when that address
+    belongs to an account, a notice to the account's owner (within the owner's
+    mail limit). The same statements run either way."""
     hours = _verify_hours(ctx)
-    token = tokens.issue(ctx, user, TokenPurpose.VERIFY_EMAIL, timedelta(hours=hours))
-    assert user.email is not None
-    return RegistrationMail(
-        email=user.email, username=user.username, token=token, valid_hours=hours
-    )
+    address = user.unconfirmed_email or ""
+    owner = find_user_by_email(ctx, address)
+    if owner is not None:
+        mailed = mail_limits.account_may_receive(ctx, owner.id)
+    else:
+        mailed = mail_limits.address_may_receive(ctx, address)
+    recipient = owner if owner is not None else user
+    purpose = TokenPurpose.VERIFY_EMAIL
+    mail_limits.record(ctx, purpose, recipient.id, mailed=mailed, address=address)
+    if not mailed:
+        return None
+    # a new link voids the earlier ones; for a taken address no link is made at all,
+    # but a decoy token is stored so that both cost the same
+    tokens.void_unused(ctx, user, TokenPurpose.VERIFY_EMAIL)
+    lifetime = timedelta(hours=hours)
+    token = tokens.issue(ctx, user if owner is None else None, purpose, lifetime)
+    if owner is not None:
+        assert owner.email is not None
+        return RegistrationMail(owner.email, owner.username, None, hours)
+    return RegistrationMail(email=address, username=user.username, token=token, valid_hours=hours)
 
 
 def register(ctx: Context, username: str, email: str, password: str) -> RegistrationMail | None:
@@ -95,43 +123,61 @@ def _register(ctx: Context, username: str, email: str, password: str) -> Registr
     problem = email_problem(email)
     if problem:
         raise AccountError(problem)
-    owner = find_user_by_email(ctx, email)
-    if owner is not None:
-        # the same refusals, the same argon2 work and the same answer as a new
-        # registration, so neither the page nor its timing tells the address is taken
-        check_new_password(
-            ctx.settings, password, username=normalize_username(username), email=email
-        )
-        ctx.passwords.hash(password)
-        mailed = mail_limits.account_may_receive(ctx, owner.id)
-        mail_limits.record(ctx, TokenPurpose.VERIFY_EMAIL, owner.id, mailed=mailed)
-        if not mailed or owner.email is None:
-            return None
-        return RegistrationMail(owner.email, owner.username, None, _verify_hours(ctx))
+    address = email.strip()
+    # one sign-up per address at a time: the newest ends the others, in order
+    serial.hold(ctx, f"sign-up:{address.casefold()}")
+    # the address is not the account's yet, but a password must not contain it either
+    check_new_password(ctx.settings, password, username=normalize_username(username), email=address)
+    _end_other_sign_ups(ctx, address)
     user = create_user(
         ctx,
         username,
         password=password,
-        email=email,
         status=UserStatus.PENDING_EMAIL,
         event=Event.USER_REGISTERED,
     )
-    mail_limits.record(ctx, TokenPurpose.VERIFY_EMAIL, user.id, mailed=True)
+    user.unconfirmed_email = address
+    user.unconfirmed_email_key = address.casefold()
+    ctx.db.flush()
     return _verification(ctx, user)
 
 
+def _end_other_sign_ups(ctx: Context, address: str) -> None:
+    """Unconfirmed sign-ups with ``address`` end (their links with them): the newest
+    sign-up is the one its owner can confirm."""
+    others = ctx.db.scalars(
+        select(User).where(
+            User.status == UserStatus.PENDING_EMAIL.value,
+            User.unconfirmed_email_key == address.casefold(),
+        )
+    ).all()
+    for other in others:
+        delete_user(ctx, other)
+
+
 def resend_verification(ctx: Context, user: User) -> RegistrationMail | None:
-    """A new link for a ``pending_email`` account (its owner just proved the password).
+    """A new link for a sign-up whose owner just proved the password (or a notice
+    to the address's owner, as at registration).
 
     None while registration is closed: its links no longer work.
     """
     if ctx.settings.registration == CLOSED:
         return None
-    if user.status != UserStatus.PENDING_EMAIL.value or not user.email:
+    if user.status != UserStatus.PENDING_EMAIL.value or not user.unconfirmed_email:
         return None
-    mailed = mail_limits.account_may_receive(ctx, user.id)
-    mail_limits.record(ctx, TokenPurpose.VERIFY_EMAIL, user.id, mailed=mailed)
-    return _verification(ctx, user) if mailed else None
+    return _verification(ctx, user)
+
+
+def check_verification(ctx: Context, token: str) -> User:
+    """The sign-up a verification link is for, if it can still be confirmed; raises
+    :class:`LinkError`. Changes nothing (the page that asks to confirm)."""
+    if ctx.settings.registration == CLOSED:
+        raise RegistrationClosed("Registration is closed; ask an administrator for an account.")
+    row = tokens.find(ctx, token, TokenPurpose.VERIFY_EMAIL)
+    user = get_user(ctx, row.user_id) if row.user_id is not None else None
+    if user is None:
+        raise LinkError(LinkProblem.UNKNOWN)
+    return user
 
 
 def verify_email(ctx: Context, token: str) -> User:
@@ -148,6 +194,7 @@ def verify_email(ctx: Context, token: str) -> User:
         raise LinkError(LinkProblem.UNKNOWN)
     tokens.spend(ctx, row)
     if user.status == UserStatus.PENDING_EMAIL.value:
+        take_unconfirmed_address(ctx, user)
         waiting = ctx.settings.registration == APPROVAL
         user.status = (UserStatus.PENDING_APPROVAL if waiting else UserStatus.ACTIVE).value
         ctx = ctx.acting_as(user.id, user.username)
@@ -155,28 +202,12 @@ def verify_email(ctx: Context, token: str) -> User:
     return user
 
 
-# How long an unconfirmed sign-up outlives its last link: logging in with the
-# password mails a new link, as the expired-link page promises, for this long.
-UNVERIFIED_GRACE = tokens.KEPT_AFTER_EXPIRY
-
-
 def delete_unverified(ctx: Context) -> int:
-    """Delete sign-ups never confirmed, a week after their last link expired.
-
-    Frees the username and address for a new attempt; audited as deletions.
-    """
-    cutoff = ctx.clock() - UNVERIFIED_GRACE
-    recent_link = (
-        select(AccountToken.id)
-        .where(AccountToken.user_id == User.id, AccountToken.expires_at > cutoff)
-        .exists()
-    )
+    """Delete sign-ups never confirmed within ``registration.unconfirmed_days``:
+    their username is free again. Audited as deletions."""
+    cutoff = ctx.clock() - timedelta(days=ctx.settings.registration_unconfirmed_days)
     stale = ctx.db.scalars(
-        select(User).where(
-            User.status == UserStatus.PENDING_EMAIL.value,
-            User.created_at <= cutoff - timedelta(hours=_verify_hours(ctx)),
-            ~recent_link,
-        )
+        select(User).where(User.status == UserStatus.PENDING_EMAIL.value, User.created_at <= cutoff)
     ).all()
     for user in stale:
         delete_user(ctx, user)

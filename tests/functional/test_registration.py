@@ -92,6 +92,13 @@ def mails_to(mail_dir: Path, address: str, subject: str | None = None) -> list[A
     ]
 
 
+def confirm_link(client: webtest.TestApp, link: str, **kw: Any) -> webtest.TestResponse:
+    """Open a confirmation link and press Confirm, as the person does (the link alone
+    confirms nothing)."""
+    page = client.get(link, status=200)
+    return page.forms["confirm-email"].submit("submit", status=kw.pop("status", 303), **kw)
+
+
 def verify_link(mail_dir: Path, address: str) -> str:
     """The verification link of the newest confirmation mail to ``address``."""
     return mails_to(mail_dir, address, CONFIRM_SUBJECT)[-1].link(VERIFY_PREFIX)
@@ -170,7 +177,11 @@ def test_open_registration_end_to_end(open_app, mail_dir):
     assert "within 24 hours" in mail.body
 
     link = mail.link(VERIFY_PREFIX)
-    verified = client.get(link, status=303)
+    # the link's page only asks: a mail scanner fetching it confirms nothing
+    asked = client.get(link, status=200)
+    assert "bob@example.org" in asked.text
+    assert get_user(open_app, user.id).status == UserStatus.PENDING_EMAIL.value
+    verified = confirm_link(client, link)
     assert verified.headers["Location"].endswith("/login?notice=email-verified")
     notice = verified.follow()
     assert "Your email address is confirmed. You can log in now." in notice.text
@@ -189,7 +200,7 @@ def test_verification_link_is_single_use_and_expires(open_app, mail_dir, clock):
     register(client, "carol")
     bob_link = verify_link(mail_dir, "bob@example.org")
     carol_link = verify_link(mail_dir, "carol@example.org")
-    client.get(bob_link, status=303)
+    confirm_link(client, bob_link)
 
     used = client.get(bob_link, status=410)
     assert "This link was already used" in used.text
@@ -209,7 +220,7 @@ def test_link_just_before_expiry_still_works(open_app, mail_dir, clock):
     client = browser(open_app)
     register(client, "bob")
     clock.advance(hours=23, minutes=59)
-    client.get(verify_link(mail_dir, "bob@example.org"), status=303)
+    confirm_link(client, verify_link(mail_dir, "bob@example.org"))
     assert find_user(open_app, "bob").status == UserStatus.ACTIVE.value
 
 
@@ -220,7 +231,7 @@ def test_approval_flow_with_the_command_line(approval_app, run_cli, mail_dir):
     """approval: the link leads to 'awaiting approval'; `camauth approve` lets them in."""
     client = browser(approval_app)
     register(client, "bob")
-    verified = client.get(verify_link(mail_dir, "bob@example.org"), status=303)
+    verified = confirm_link(client, verify_link(mail_dir, "bob@example.org"))
     assert verified.headers["Location"].endswith("/login?notice=awaiting-approval")
     assert "An administrator will now review your account" in verified.follow().text
     assert find_user(approval_app, "bob").status == UserStatus.PENDING_APPROVAL.value
@@ -251,7 +262,7 @@ def test_approval_by_the_service_then_login(approval_app, mail_dir):
     """accounts.approve (as the admin console would call it) activates the account."""
     client = browser(approval_app)
     register(client, "bob")
-    client.get(verify_link(mail_dir, "bob@example.org"), status=303)
+    confirm_link(client, verify_link(mail_dir, "bob@example.org"))
     ctx = app_context(approval_app)
     try:
         accounts.approve(ctx, accounts.find_user(ctx, "bob"))
@@ -271,7 +282,7 @@ def test_approval_before_the_email_is_confirmed(approval_app, mail_dir):
         ctx.db.commit()
     finally:
         ctx.db.close()
-    client.get(verify_link(mail_dir, "bob@example.org"), status=303)
+    confirm_link(client, verify_link(mail_dir, "bob@example.org"))
     assert find_user(approval_app, "bob").status == UserStatus.ACTIVE.value
     assert "Signed in as bob" in login(client, "bob", GOOD_PASSWORD, status=303).follow().text
 
@@ -335,7 +346,8 @@ def test_taken_username(open_app, mail_dir, taken):
 
 
 def test_existing_address_is_answered_like_a_new_one(open_app, mail_dir):
-    """Same status, Location and page; no account; only the owner gets a notice."""
+    """Same status, Location and page, and the same state: each name is reserved by a
+    pending sign-up; only the owner gets a notice, and no link exists for carol."""
     create_user(open_app, "alice", email="alice@example.org")
     fresh = register(browser(open_app, ip="192.0.2.21"), "bob", "bob@example.org")
     taken = register(browser(open_app, ip="192.0.2.22"), "carol", "Alice@Example.org")
@@ -343,9 +355,13 @@ def test_existing_address_is_answered_like_a_new_one(open_app, mail_dir):
     assert taken.headers["Location"] == fresh.headers["Location"]
     assert taken.follow().text == fresh.follow().text
 
-    assert users(open_app) == ["alice", "bob"]
-    assert audit_events(open_app, "user_registered")[0].target_name == "bob"
-    assert len(audit_events(open_app, "user_registered")) == 1
+    assert users(open_app) == ["alice", "bob", "carol"]
+    registered = [event.target_name for event in audit_events(open_app, "user_registered")]
+    assert sorted(registered) == ["bob", "carol"]
+    # trying either name again is answered alike: the address told nothing
+    for name in ("bob", "carol"):
+        again = register(browser(open_app, ip="192.0.2.23"), name, "x@example.net", status=400)
+        assert "That username is already taken." in again.text
     [notice] = mails_to(mail_dir, "alice@example.org")
     assert notice.subject == EXISTS_SUBJECT
     assert 'belongs to your account "alice"' in notice.body
@@ -383,7 +399,7 @@ def test_notices_to_an_owner_stop_after_the_hourly_limit(open_app, mail_dir):
         response = register(browser(open_app), f"bob{number}", "alice@example.org")
         assert response.headers["Location"].endswith("/register?sent=1")
     assert len(mails_to(mail_dir, "alice@example.org", EXISTS_SUBJECT)) == 3
-    assert users(open_app) == ["alice"]
+    assert users(open_app) == ["alice", "bob4"]  # each sign-up ended the one before
 
 
 NO_AT_IN_USERNAME = "Choose a username without @: your email address goes below."
@@ -405,7 +421,7 @@ def test_a_username_that_is_someones_address_cannot_divert_their_recovery(open_a
     mallory = browser(open_app, ip="203.0.113.66")
     response = register(mallory, "alice@example.org", "mallory@example.net", status="*")
     if response.status_int == 303:  # allowed to register: then recovery must still be Alice's
-        mallory.get(verify_link(mail_dir, "mallory@example.net"), status=303)
+        confirm_link(mallory, verify_link(mail_dir, "mallory@example.net"))
     else:
         assert response.status_int == 400
         # refused for every address alike: whether it is taken would tell whether
@@ -437,7 +453,8 @@ def test_pending_email_login_messages_and_resent_link(open_app, mail_dir):
     assert len(confirmations) == 2
     first, second = (mail.link(VERIFY_PREFIX) for mail in confirmations)
     assert first != second
-    client.get(second, status=303)
+    client.get(first, status=410)  # superseded by the newer link
+    confirm_link(client, second)
     assert "Signed in as bob" in login(client, "bob", GOOD_PASSWORD, status=303).follow().text
 
 
@@ -450,12 +467,13 @@ def test_expired_link_page_advice_sends_a_new_link(open_app, mail_dir, clock):
     assert "logging in with your password sends you a new link" in " ".join(page.text.split())
     right = login(client, "bob", GOOD_PASSWORD, status=403)
     assert error_text(right) == WAITING_FOR_EMAIL + RESENT
-    client.get(verify_link(mail_dir, "bob@example.org"), status=303)
+    confirm_link(client, verify_link(mail_dir, "bob@example.org"))
     assert find_user(open_app, "bob").status == UserStatus.ACTIVE.value
 
 
 def test_link_resent_before_expiry_keeps_the_account_through_cleanup(open_app, mail_dir, clock):
-    """A link resent on the last day keeps the account while the login's clean-up runs."""
+    """A link resent on the last day keeps the account while the login's clean-up runs;
+    each new link voids the ones before it."""
     client = browser(open_app)
     register(client, "bob")
     clock.advance(hours=23)
@@ -464,7 +482,8 @@ def test_link_resent_before_expiry_keeps_the_account_through_cleanup(open_app, m
     clock.advance(hours=7)  # the first link expired; the login below runs the clean-up
     page = login(client, "bob", GOOD_PASSWORD, status=403)
     assert error_text(page) == WAITING_FOR_EMAIL + RESENT
-    client.get(resent, status=303)
+    client.get(resent, status=410)  # superseded by the link that login just mailed
+    confirm_link(client, verify_link(mail_dir, "bob@example.org"))
     assert "Signed in as bob" in login(client, "bob", GOOD_PASSWORD, status=303).follow().text
 
 
@@ -502,7 +521,7 @@ def test_disabled_users_session_ends_at_once_and_login_is_refused(open_app, mail
     """A registered user who is disabled is out on the next request and cannot come back."""
     client = browser(open_app)
     register(client, "bob")
-    client.get(verify_link(mail_dir, "bob@example.org"), status=303)
+    confirm_link(client, verify_link(mail_dir, "bob@example.org"))
     login(client, "bob", GOOD_PASSWORD, status=303)
     assert "Signed in as bob" in client.get("/").text
 
@@ -522,7 +541,7 @@ def test_disabled_pending_registration_gets_no_new_link(open_app, mail_dir):
     page = login(client, "bob", GOOD_PASSWORD, status=403)
     assert error_text(page) == INVALID
     assert len(read_mails(mail_dir)) == 1
-    client.get(verify_link(mail_dir, "bob@example.org"), status=303)
+    confirm_link(client, verify_link(mail_dir, "bob@example.org"))
     assert find_user(open_app, "bob").status == UserStatus.DISABLED.value
 
 
@@ -549,7 +568,7 @@ def test_cleanup_removes_unconfirmed_registrations(open_app, mail_dir, clock):
     client = browser(open_app)
     register(client, "bob")
     register(client, "carol")
-    client.get(verify_link(mail_dir, "carol@example.org"), status=303)
+    confirm_link(client, verify_link(mail_dir, "carol@example.org"))
     clock.advance(hours=24, days=7)
     ctx = app_context(open_app)
     try:
@@ -576,3 +595,41 @@ def test_closing_registration_stops_links_waiting_for_confirmation(app_factory, 
     page = login(browser(closed), "bob", GOOD_PASSWORD, status=403)
     assert RESENT.strip() not in page.text
     assert len(read_mails(mail_dir)) == 1
+
+
+# --- someone else's address -------------------------------------------------------------
+
+
+def test_a_sign_up_with_someone_elses_address_does_not_block_them(open_app, mail_dir):
+    """Mallory signs up with Bob's address first: Bob's own sign-up ends hers, her
+    link stops working, and Bob's works."""
+    register(browser(open_app, ip="203.0.113.66"), "mallory", "bob@example.org")
+    [squatter_link] = [m.link(VERIFY_PREFIX) for m in mails_to(mail_dir, "bob@example.org")]
+    bob = browser(open_app)
+    assert register(bob, "bob", "bob@example.org").status_int == 303
+    assert users(open_app) == ["bob"]
+    browser(open_app, ip="203.0.113.66").get(squatter_link, status=404)
+    confirm_link(bob, verify_link(mail_dir, "bob@example.org"))
+    assert "Signed in as bob" in login(bob, "bob", GOOD_PASSWORD, status=303).follow().text
+
+
+def test_a_sign_up_with_an_owners_address_leaves_their_recovery_alone(open_app, mail_dir):
+    create_user(open_app, "alice", email="alice@example.org")
+    register(browser(open_app, ip="203.0.113.66"), "mallory", "alice@example.org")
+    client = browser(open_app)
+    form = client.get("/password/forgot").forms["forgot-password"]
+    form["login"] = "alice@example.org"
+    form.submit("submit", status=303)
+    subjects = [m.subject for m in mails_to(mail_dir, "alice@example.org")]
+    assert subjects == [EXISTS_SUBJECT, "Reset your password"]
+
+
+def test_confirming_needs_the_form_and_its_token(open_app, mail_dir):
+    client = browser(open_app)
+    register(client, "bob")
+    link = verify_link(mail_dir, "bob@example.org")
+    refused = client.post(link, {}, status=400)  # no CSRF token: a forged POST
+    assert "Form expired" in refused.text
+    assert find_user(open_app, "bob").status == UserStatus.PENDING_EMAIL.value
+    confirm_link(client, link)
+    assert find_user(open_app, "bob").status == UserStatus.ACTIVE.value

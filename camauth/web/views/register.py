@@ -9,14 +9,14 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy.exc import IntegrityError
 
-from ...models import UserStatus
+from ...models import User, UserStatus
 from ...services import registration
 from ...services.accounts import AccountError
 from ...services.mail_limits import TooManyRequests
 from ...services.password_policy import PasswordPolicyError
 from ...services.tokens import LinkError
 from ..context import app_settings
-from ..forms import form_controls, make_form, register_schema
+from ..forms import confirm_schema, form_controls, make_form, register_schema
 from ..mail import public_url, send_mail
 from ..navigation import commit_anyway, see_other
 from ..refusals import link_problem_page, too_many_requests_page
@@ -102,14 +102,51 @@ def register_submit(request: Request) -> Response:
     return see_other(request.route_path(REGISTER, _query={"sent": "1"}))
 
 
+def _confirm_form(request: Request) -> deform.Form:
+    action = request.route_path(VERIFY, token=request.matchdict["token"])
+    return make_form(confirm_schema(request), "Confirm", "confirm-email", action)
+
+
 @view_config(route_name=VERIFY, request_method="GET")
-def verify(request: Request) -> Response:
+def verify_page(request: Request) -> Response:
+    """The link's page: it only asks. Mail scanners fetch every link in a mail, so a
+    GET must confirm nothing; the person presses Confirm."""
     # closing registration also stops sign-ups still waiting for confirmation
     _require_open(request)
+    try:
+        user = registration.check_verification(request.camauth, request.matchdict["token"])
+    except LinkError as problem:
+        return link_problem_page(request, problem, VERIFY)
+    return _confirm_page(request, user)
+
+
+def _confirm_page(request: Request, user: User, status: int = 200, error: str = "") -> Response:
+    return render_page(
+        request,
+        "register_confirm.html",
+        status=status,
+        form=form_html(_confirm_form(request).render()),
+        username=user.username,
+        address=user.unconfirmed_email or user.email or "",
+        error=error,
+    )
+
+
+@view_config(route_name=VERIFY, request_method="POST")
+def verify(request: Request) -> Response:
+    _require_open(request)
+    try:
+        _confirm_form(request).validate(form_controls(request))
+    except deform.ValidationFailure:
+        return see_other(request.path)  # nothing done: show the page again
     try:
         user = registration.verify_email(request.camauth, request.matchdict["token"])
     except LinkError as problem:
         return link_problem_page(request, problem, VERIFY)
+    except AccountError as refused:
+        request.tm.doom()
+        return render_page(request, "error.html", status=409, title="Cannot confirm",
+                           message=str(refused))  # fmt: skip
     notice = "email-verified"
     if user.status == UserStatus.PENDING_APPROVAL.value:
         notice = "awaiting-approval"
