@@ -338,7 +338,7 @@ def measure_gate(
     plain: Router, with_terms: Router, password: str, iterations: int, repeats: int
 ) -> GateFigures:
     browser = harness.log_in(with_terms, USERNAME, password)
-    token = browser.cookies["camauth_session"]
+    token = browser.cookies["__Host-camauth_session"]
     home = browser.environ("GET", "/")
     check_home(plain, home, "GET / without a terms revision")
     check_home(with_terms, home, "GET / with a terms revision the user agreed to")

@@ -254,7 +254,7 @@ def floor_app(url: str) -> tuple[Router, Engine]:
     named = dialect.paramstyle not in ("qmark", "format", "numeric")
 
     def view(request: Request) -> Response:
-        digest = token_digest(request.cookies.get("camauth_session", ""))
+        digest = token_digest(request.cookies.get("__Host-camauth_session", ""))
         connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
@@ -423,7 +423,7 @@ def log_in(app: Router, username: str, password: str) -> Browser:
 
 def measure_view(app: Router, browser: Browser, iterations: int, repeats: int) -> ViewFigures:
     engine: Engine = app.registry["camauth.engine"]
-    session_token = browser.cookies["camauth_session"]
+    session_token = browser.cookies["__Host-camauth_session"]
     home = browser.environ("GET", "/")
     reply = call(app, home.copy())  # warm-up, and the checks the numbers depend on
     expect(reply, 200, "GET / with the session cookie", "Signed in as")

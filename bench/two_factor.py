@@ -163,7 +163,7 @@ def log_in_two_factor(
     """A whole two-factor login, checked; returns the browser and the two POSTs' ms."""
     browser, password_ms, reply = password_step(app, username, password)
     expect_redirect(reply, CODE_PAGE, "login POST of a two-factor user")
-    if "camauth_session" not in browser.cookies:
+    if "__Host-camauth_session" not in browser.cookies:
         raise SystemExit("bench: no session cookie after the password step")
     code_ms, reply = code_step(app, browser, secret)
     expect_redirect(reply, "/", f"POST {CODE_PAGE} with a right code")
@@ -405,7 +405,7 @@ def measure_home(
             f"bench: GET / for the two-factor user runs {two_factor_sql} statements, "
             f"{plain_sql} without two-factor: the gate costs a query"
         )
-    token = two_factor.cookies["camauth_session"]
+    token = two_factor.cookies["__Host-camauth_session"]
     seen_before = harness.last_seen(required, token)
 
     bare = harness.bare_app()
