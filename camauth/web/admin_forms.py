@@ -95,13 +95,15 @@ def reset_password_schema(request: Request) -> colander.SchemaNode:
     schema = CSRFSchema()
     schema.add(_temporary_password(request))
     schema.add(_force_change())
-    # the one-time action token (web/once.py): a resubmitted form resets nothing
-    schema.add(
-        colander.SchemaNode(
-            colander.String(), name="once", widget=deform.widget.HiddenWidget(), missing=""
-        )
-    )
+    schema.add(once_node())
     return schema.bind(request=request)
+
+
+def once_node() -> colander.SchemaNode:
+    """The one-time action token (web/once.py): a resubmitted form does nothing."""
+    return colander.SchemaNode(
+        colander.String(), name="once", widget=deform.widget.HiddenWidget(), missing=""
+    )
 
 
 MAX_SECRET = 200  # characters: a 512-bit secret in hex is 128
@@ -142,6 +144,7 @@ def hardware_token_schema(request: Request, *, replacing: bool) -> colander.Sche
                 "Their recovery codes stop working too (the old device may be lost).",
             )
         )
+    schema.add(once_node())
     return schema.bind(request=request)
 
 

@@ -895,6 +895,12 @@ def test_hardware_token_replaces_an_app_only_when_ticked(admin, console, alice, 
     )
     assert credential.kind == "hardware"
     assert one_event(console, "two_factor_enrolled", "alice").details["replaced"] is True
+    # the same form sent again (back button, resubmit): no second replacement
+    clock.advance(seconds=30)
+    form["code"] = token.now()
+    again = form.submit("submit", status=303).follow()
+    assert "was done already" in " ".join(flashes(again))
+    assert len(audit_events(console, "two_factor_enrolled")) == 2  # the app, then the token
 
 
 # --- refusals --------------------------------------------------------------------------

@@ -193,7 +193,12 @@ def token_page(request: Request) -> Response:
     ask_again = ask_again_unless_recent(request)
     if ask_again is not None:
         return ask_again
-    return _token_page(request, user, _token_form(request, user).render())
+    token = once.issue(request, _token_purpose(user))
+    return _token_page(request, user, _token_form(request, user).render({"once": token}))
+
+
+def _token_purpose(user: User) -> str:
+    return f"hardware-token.{user.id}"
 
 
 @view_config(route_name=TOKEN, request_method="POST", permission=ADMIN)
@@ -207,6 +212,12 @@ def token_submit(request: Request) -> Response:
     ask_again = ask_again_unless_recent(request, request.route_path(TOKEN, id=user.id))
     if ask_again is not None:
         return ask_again
+    if not once.spend(request, _token_purpose(user), values["once"]):
+        request.session.flash(
+            f"That token enrolment for {user.username} was done already; use Enrol hardware "
+            "token again for another."
+        )
+        return see_other(user_url(request, user))
     try:
         mfa.enrol_hardware(
             request.camauth,
@@ -222,6 +233,7 @@ def token_submit(request: Request) -> Response:
     except TwoFactorError as refused:
         # the secret is not sent back into the page: it is typed again
         kept = {key: value for key, value in values.items() if key not in ("secret", "code")}
+        kept["once"] = once.issue(request, _token_purpose(user))
         message = str(refused)
         return _token_page(request, user, form.render(kept), 400, message[:1].upper() + message[1:])
     send_changed_by_administrator(request, user, "enrolled a hardware token for two-factor login")
