@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from ..models import TokenPurpose, User, UserStatus
+from ..models import AccountToken, TokenPurpose, User, UserStatus
 from . import audit, mail_limits, serial, tokens
 from .accounts import (
     AccountError,
@@ -168,16 +168,20 @@ def resend_verification(ctx: Context, user: User) -> RegistrationMail | None:
     return _verification(ctx, user)
 
 
-def check_verification(ctx: Context, token: str) -> User:
-    """The sign-up a verification link is for, if it can still be confirmed; raises
-    :class:`LinkError`. Changes nothing (the page that asks to confirm)."""
+def _link_and_sign_up(ctx: Context, token: str) -> tuple[AccountToken, User]:
     if ctx.settings.registration == CLOSED:
         raise RegistrationClosed("Registration is closed; ask an administrator for an account.")
     row = tokens.find(ctx, token, TokenPurpose.VERIFY_EMAIL)
     user = get_user(ctx, row.user_id) if row.user_id is not None else None
     if user is None:
         raise LinkError(LinkProblem.UNKNOWN)
-    return user
+    return row, user
+
+
+def check_verification(ctx: Context, token: str) -> User:
+    """The sign-up a verification link is for, if it can still be confirmed; raises
+    :class:`LinkError`. Changes nothing (the page that asks to confirm)."""
+    return _link_and_sign_up(ctx, token)[1]
 
 
 def verify_email(ctx: Context, token: str) -> User:
@@ -186,12 +190,7 @@ def verify_email(ctx: Context, token: str) -> User:
     Raises :class:`LinkError`. A link for an account that is no longer waiting
     (an administrator approved it meanwhile) is spent and changes nothing.
     """
-    if ctx.settings.registration == CLOSED:
-        raise RegistrationClosed("Registration is closed; ask an administrator for an account.")
-    row = tokens.find(ctx, token, TokenPurpose.VERIFY_EMAIL)
-    user = get_user(ctx, row.user_id) if row.user_id is not None else None
-    if user is None:
-        raise LinkError(LinkProblem.UNKNOWN)
+    row, user = _link_and_sign_up(ctx, token)
     tokens.spend(ctx, row)
     if user.status == UserStatus.PENDING_EMAIL.value:
         take_unconfirmed_address(ctx, user)

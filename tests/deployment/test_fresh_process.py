@@ -9,10 +9,8 @@ existing session on its first request, before anything else has run in it.
 from __future__ import annotations
 
 import http.client
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from camauth.services import accounts
 
 from ..conftest import FAST_ARGON2, GOOD_PASSWORD, TEST_SECRET, app_context, login, make_app
 from ..packaging.conftest import clean_env, free_port
+from .stack import wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -42,24 +41,6 @@ def write_ini(path: Path, db_url: str, port: int, mail_dir: Path) -> None:
     lines = ["[app:main]", "use = egg:camauth", *(f"{k} = {v}" for k, v in settings.items())]
     lines += ["", "[server:main]", "use = egg:waitress#main", f"listen = 127.0.0.1:{port}"]
     path.write_text("\n".join(lines) + "\n")
-
-
-def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Wait until the server accepts connections, without sending it a request: the
-    first request must be the test's own."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            pass
-        try:
-            process.wait(timeout=0.1)  # the pause between tries; notices an early exit
-        except subprocess.TimeoutExpired:
-            continue
-        raise AssertionError(f"the server exited with {process.returncode}:\n{log.read_text()}")
-    raise AssertionError(f"port {port} did not open within 60 s:\n{log.read_text()}")
 
 
 def test_first_request_of_a_new_process_carries_a_session(db_url, tmp_path):
@@ -96,7 +77,7 @@ def test_first_request_of_a_new_process_carries_a_session(db_url, tmp_path):
             [str(PSERVE), str(ini)], stdout=out, stderr=subprocess.STDOUT, env=clean_env()
         )
     try:
-        wait_for_port(server, port, log)
+        wait_for_port(port, server, log)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", "/", headers={"Cookie": cookie})
         response = connection.getresponse()

@@ -68,7 +68,9 @@ def lockouts_page(request: Request) -> Response:
 
 
 @view_config(route_name=UNLOCK, request_method="GET", permission=ADMIN)
-def unlock_get(request: Request) -> Response:
+@view_config(route_name=LIFT, request_method="GET", permission=ADMIN)
+def back_to_lockouts(request: Request) -> Response:
+    """A form's address opened as a page: the page the form is on."""
     return see_other(request.route_path("camauth.admin.lockouts"))
 
 
@@ -87,11 +89,6 @@ def unlock_submit(request: Request) -> Response:
         request.session.flash(f"{key} is unlocked.")
     else:
         request.session.flash(f"{key} was not locked out: nothing was changed.")
-    return see_other(request.route_path("camauth.admin.lockouts"))
-
-
-@view_config(route_name=LIFT, request_method="GET", permission=ADMIN)
-def lift_get(request: Request) -> Response:
     return see_other(request.route_path("camauth.admin.lockouts"))
 
 
