@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -229,9 +228,8 @@ def approve(ctx: Context, user: User) -> None:
 
 
 def take_unconfirmed_address(ctx: Context, user: User) -> None:
-    """The sign-up's address becomes its account's address (its link was followed,
-    or an administrator approved it). Refused if an account took the address
-    meanwhile."""
+    """The sign-up's address becomes its account's (its link was followed, or an
+    administrator approved it); refused if an account took the address meanwhile."""
     address = user.unconfirmed_email
     if not address:
         return
@@ -368,24 +366,6 @@ def ensure_first_admin(ctx: Context, username: str = "admin") -> tuple[User, str
 
 class WrongPasswordError(AccountError):
     """The current password given was wrong (counted like a failed login)."""
-
-
-def password_epoch(user: User) -> int:
-    """When the password last changed, in microseconds: what a device cookie must
-    have been issued under to be trusted (0 for a password never changed)."""
-    return _epoch(user.password_changed_at)
-
-
-def password_epoch_of(ctx: Context, username: str) -> int | None:
-    """``password_epoch`` of the account named ``username``, None if there is none."""
-    found = ctx.db.execute(
-        select(User.password_changed_at).where(User.username_key == username_key(username))
-    ).first()
-    return None if found is None else _epoch(found[0])
-
-
-def _epoch(changed: datetime | None) -> int:
-    return 0 if changed is None else int(changed.timestamp() * 1_000_000)
 
 
 def change_own_password(

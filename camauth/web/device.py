@@ -24,7 +24,8 @@ from pyramid.response import Response
 from webob.cookies import SignedSerializer
 
 from ..models import User
-from ..services.accounts import password_epoch, password_epoch_of, username_key
+from ..services.accounts import username_key
+from ..services.device_trust import password_epoch, password_epoch_of
 from .context import app_settings
 
 DEVICE_COOKIE = "camauth_device"
