@@ -21,7 +21,7 @@ from ...reauth import ask_again_unless_recent
 from ...rendering import form_html
 from ...security import ADMIN
 from .common import admin_page, target_user, user_url
-from .users import show_password_once
+from .users import show_generated_password
 
 EDIT = "camauth.admin.user.edit"
 RESET = "camauth.admin.user.reset_password"
@@ -162,7 +162,7 @@ def reset_submit(request: Request) -> Response:
     send_changed_by_administrator(request, user, "reset your password")
     request.session.flash(f"The password of {user.username} was reset.")
     if generated is not None:
-        show_password_once(request, user, generated)
+        show_generated_password(request, user, generated)
     return see_other(user_url(request, user))
 
 

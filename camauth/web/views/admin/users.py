@@ -108,7 +108,7 @@ def new_user_submit(request: Request) -> Response:
         return _new_user_page(request, form.render(kept), 400, str(refused))
     request.session.flash(f"{user.username} was created.")
     if typed is None:
-        show_password_once(request, user, password)
+        show_generated_password(request, user, password)
     return see_other(user_url(request, user))
 
 
@@ -122,7 +122,7 @@ def _password_key(user: User) -> str:
     return f"_generated_password.{user.id}"
 
 
-def show_password_once(request: Request, user: User, password: str) -> None:
+def show_generated_password(request: Request, user: User, password: str) -> None:
     """Have the user's page (where the POST redirects) show a generated password.
 
     Sealed in the administrator's session, never stored in plain text; a reload
