@@ -297,6 +297,19 @@ def find_live_session(ctx: Context, session_id: int) -> WebSession | None:
     return None if stale else row
 
 
+def end_own_session(ctx: Context, user: User, session_id: int, *, current_id: int | None) -> bool:
+    """The person ends one of their other sessions (a lost phone, a shared computer).
+    False, and nothing done, for one that is not theirs, has ended already, or is
+    the one they are using (that is logging out)."""
+    if session_id == current_id:
+        return False
+    row = find_live_session(ctx, session_id)
+    if row is None or row.user_id != user.id:
+        return False
+    end_session(ctx, row, reason="ended_by_owner")
+    return True
+
+
 def end_all_other_sessions(ctx: Context, keep_id: int | None) -> int:
     """End every logged-in session but ``keep_id`` (the administrator's own)."""
     statement = delete(WebSession).where(WebSession.user_id.is_not(None))

@@ -38,6 +38,9 @@ def includeme(config: Configurator) -> None:
         "camauth.account.recovery_codes.saved", "/account/two-factor/recovery-codes/saved"
     )
     config.add_route("camauth.reauthenticate", "/account/reauthenticate")
+    config.add_route("camauth.account.sessions", "/account/sessions")
+    config.add_route("camauth.account.sessions.end", r"/account/sessions/{id:\d{1,10}}/end")
+    config.add_route("camauth.account.sessions.end_others", "/account/sessions/end-others")
     config.add_route("camauth.password.forgot", "/password/forgot")
     config.add_route("camauth.password.reset", "/password/reset/{token}")
     config.add_route("camauth.register", "/register")
@@ -45,6 +48,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("camauth.healthz", "/healthz")
     config.scan(".views.login")
     config.scan(".views.account")
+    config.scan(".views.my_sessions")
     config.scan(".views.two_factor_login")
     config.scan(".views.two_factor")
     config.scan(".views.reauth")

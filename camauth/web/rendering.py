@@ -58,6 +58,7 @@ def _links(request: Request) -> dict[str, str]:
             "account_password": request.route_path("camauth.account.password"),
             "account_terms": request.route_path("camauth.account.terms"),
             "account_two_factor": request.route_path("camauth.account.two_factor"),
+            "account_sessions": request.route_path("camauth.account.sessions"),
             "forgot_password": request.route_path("camauth.password.forgot"),
             "register": request.route_path("camauth.register"),
             "admin": request.route_path("camauth.admin"),
