@@ -9,6 +9,7 @@ line can stop with that line and nothing else.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -70,6 +71,19 @@ def _text(key: str, raw: Any) -> str:
     return str(raw).strip()
 
 
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,64}")
+
+
+def _scopes(key: str, raw: Any) -> tuple[str, ...]:
+    """Space-separated OAuth scope names (printable ASCII without quote or backslash)."""
+    names = tuple(dict.fromkeys(str(raw).split()))
+    if not names or not all(_SCOPE_TOKEN.fullmatch(name) for name in names):
+        raise SettingsError(
+            f"{PREFIX}{key}: expected space-separated scope names such as 'api read', got {raw!r}"
+        )
+    return names
+
+
 def _origin(key: str, raw: Any) -> str:
     """``https://host[:port]`` (or empty): where the links in mails point."""
     value = str(raw).strip().rstrip("/")
@@ -116,6 +130,12 @@ class Settings:
     registration_unconfirmed_days: int = 7
     reauth_minutes: int = 5
     device_cookie_days: int = 365
+    device_expires_minutes: int = 10
+    device_interval_seconds: int = 5
+    device_report_block_minutes: int = 60
+    api_scopes: tuple[str, ...] = ("api",)
+    api_idle_timeout_days: int = 30
+    api_absolute_timeout_days: int = 90
     mail_transport: str = "smtp"
     mail_directory: str = "var/mail"
     mail_sender: str = "camauth@localhost"
@@ -178,6 +198,12 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "registration_unconfirmed_days": _int(1, 365),
     "reauth_minutes": _int(1),
     "device_cookie_days": _int(1, MAX_DAYS),
+    "device_expires_minutes": _int(1, 24 * 60),
+    "device_interval_seconds": _int(1, 600),
+    "device_report_block_minutes": _int(0, MAX_DAYS * 24 * 60),
+    "api_scopes": _scopes,
+    "api_idle_timeout_days": _int(1, MAX_DAYS),
+    "api_absolute_timeout_days": _int(1, MAX_DAYS),
     "mail_transport": _choice("smtp", "file"),
     "mail_directory": _text,
     "mail_sender": _text,

@@ -1,6 +1,7 @@
 """SQLAlchemy models; importing this module registers every table on ``Base.metadata``."""
 
 from .audit import AuditEvent
+from .device_login import DeviceRequest, DeviceRequestStatus, UserCodeFailure
 from .meta import Base
 from .mfa import RecoveryCode, TotpAlgorithm, TwoFactorCredential, TwoFactorKind
 from .security import UNTRUSTED_SCOPE, Lockout, LoginFailure
@@ -13,6 +14,8 @@ __all__ = [
     "AccountToken",
     "AuditEvent",
     "Base",
+    "DeviceRequest",
+    "DeviceRequestStatus",
     "Lockout",
     "LoginFailure",
     "MailRequest",
@@ -23,6 +26,7 @@ __all__ = [
     "TwoFactorCredential",
     "TwoFactorKind",
     "User",
+    "UserCodeFailure",
     "UserStatus",
     "WebSession",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .meta import Base, UTCDateTime
@@ -30,3 +30,8 @@ class WebSession(Base):
     ip: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(500), default="")
     data: Mapped[str] = mapped_column(Text, default="{}")
+    # API sessions: what the person approved (the tool's name, its host, the scope);
+    # a server default, so rows written by other means (an older version) stay valid
+    client_id: Mapped[str] = mapped_column(String(200), default="", server_default=text("''"))
+    hostname: Mapped[str] = mapped_column(String(200), default="", server_default=text("''"))
+    scope: Mapped[str] = mapped_column(String(500), default="", server_default=text("''"))

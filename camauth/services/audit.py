@@ -42,6 +42,11 @@ class Event(enum.StrEnum):
     RECOVERY_CODE_USED = "recovery_code_used"
     RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
     AUDIT_EXPORTED = "audit_exported"
+    DEVICE_LOGIN_REQUESTED = "device_login_requested"
+    DEVICE_LOGIN_APPROVED = "device_login_approved"
+    DEVICE_LOGIN_DENIED = "device_login_denied"
+    DEVICE_LOGIN_REPORTED = "device_login_reported"
+    API_SESSION_ENDED = "api_session_ended"
 
 
 def record(

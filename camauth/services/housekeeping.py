@@ -17,8 +17,16 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import sessionmaker
 
-from ..models import AccountToken, Lockout, LoginFailure, MailRequest, WebSession
-from . import lockout, mail_limits, registration, sessions, tokens
+from ..models import (
+    AccountToken,
+    DeviceRequest,
+    Lockout,
+    LoginFailure,
+    MailRequest,
+    UserCodeFailure,
+    WebSession,
+)
+from . import device_login, lockout, mail_limits, registration, sessions, tokens, user_codes
 from .bulk import count_rows, delete_rows
 from .context import Context
 
@@ -45,6 +53,8 @@ EXPIRIES = (
     Expiry("lockouts", Lockout, lockout.idle_locks),
     Expiry("mailed links", AccountToken, tokens.long_expired),
     Expiry("mail requests", MailRequest, mail_limits.outside_the_window),
+    Expiry("device requests", DeviceRequest, device_login.stale_requests),
+    Expiry("wrong user codes", UserCodeFailure, user_codes.stale_failures),
 )
 
 Progress = Callable[[str, int, int], None]  # (what, deleted so far, how many there were)

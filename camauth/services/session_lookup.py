@@ -26,7 +26,16 @@ from sqlalchemy.orm.attributes import instance_dict
 
 from ..models import User, WebSession
 
-_SESSION_COLUMNS = ("id", "user_id", "kind", "created_at", "last_seen_at", "authenticated_at", "ip")
+_SESSION_COLUMNS = (
+    "id",
+    "user_id",
+    "kind",
+    "created_at",
+    "last_seen_at",
+    "authenticated_at",
+    "ip",
+    "scope",
+)
 _USER_COLUMNS: tuple[ColumnElement[Any], ...] = tuple(User.__table__.columns)
 
 
@@ -41,6 +50,7 @@ class SessionRecord:
     last_seen_at: datetime
     authenticated_at: datetime | None
     ip: str
+    scope: str  # an API session's OAuth scope ("" for a browser)
     data: str
 
     @classmethod

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
 
 from ..models import SessionKind, User, WebSession
 from ..settings import Settings
@@ -36,33 +36,64 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def idle_cutoff(settings: Settings, now: datetime) -> datetime:
-    """Sessions last seen at or before this have timed out."""
-    return now - timedelta(minutes=settings.session_idle_timeout_minutes)
+def lifetimes(settings: Settings, kind: str) -> tuple[timedelta, timedelta]:
+    """(idle timeout, absolute timeout) of a session of this kind: API sessions
+    belong to tools a person approved once, and last days, not hours."""
+    if kind == SessionKind.API:
+        return (
+            timedelta(days=settings.api_idle_timeout_days),
+            timedelta(days=settings.api_absolute_timeout_days),
+        )
+    return (
+        timedelta(minutes=settings.session_idle_timeout_minutes),
+        timedelta(hours=settings.session_absolute_timeout_hours),
+    )
 
 
-def absolute_cutoff(settings: Settings, now: datetime) -> datetime:
-    """Sessions created at or before this have timed out."""
-    return now - timedelta(hours=settings.session_absolute_timeout_hours)
+def idle_cutoff(settings: Settings, now: datetime, kind: str = SessionKind.BROWSER) -> datetime:
+    """Sessions of this kind last seen at or before this have timed out."""
+    return now - lifetimes(settings, kind)[0]
+
+
+def absolute_cutoff(settings: Settings, now: datetime, kind: str = SessionKind.BROWSER) -> datetime:
+    """Sessions of this kind created at or before this have timed out."""
+    return now - lifetimes(settings, kind)[1]
+
+
+def expires_at(
+    settings: Settings, *, kind: str, created_at: datetime, last_seen_at: datetime
+) -> datetime:
+    """When a session ends if it is not used again: the earlier of its two timeouts."""
+    idle, absolute = lifetimes(settings, kind)
+    return min(last_seen_at + idle, created_at + absolute)
 
 
 def timed_out(
-    settings: Settings, now: datetime, *, created_at: datetime, last_seen_at: datetime
+    settings: Settings,
+    now: datetime,
+    *,
+    created_at: datetime,
+    last_seen_at: datetime,
+    kind: str = SessionKind.BROWSER,
 ) -> bool:
     """The idle and absolute timeouts, for a session already loaded."""
-    return last_seen_at <= idle_cutoff(settings, now) or created_at <= absolute_cutoff(
-        settings, now
+    return last_seen_at <= idle_cutoff(settings, now, kind) or created_at <= absolute_cutoff(
+        settings, now, kind
+    )
+
+
+def _live(ctx: Context, kind: SessionKind) -> ColumnElement[bool]:
+    now = ctx.clock()
+    return and_(
+        WebSession.kind == kind.value,
+        WebSession.last_seen_at > idle_cutoff(ctx.settings, now, kind),
+        WebSession.created_at > absolute_cutoff(ctx.settings, now, kind),
     )
 
 
 def logged_in_and_live(ctx: Context) -> list[ColumnElement[bool]]:
     """The same rule in SQL: logged-in sessions that have not timed out."""
-    now = ctx.clock()
-    return [
-        WebSession.user_id.is_not(None),
-        WebSession.last_seen_at > idle_cutoff(ctx.settings, now),
-        WebSession.created_at > absolute_cutoff(ctx.settings, now),
-    ]
+    return [WebSession.user_id.is_not(None), or_(*(_live(ctx, kind) for kind in SessionKind))]
 
 
 # Built once: this runs on every request that carries a session cookie.
@@ -100,13 +131,15 @@ def refusal(
     session_ip: str,
     ip: str,
     user: User | None,
+    kind: str = SessionKind.BROWSER,
 ) -> Refusal | None:
     """The one rule for whether a session may serve this request (None: it may)."""
-    if timed_out(settings, now, created_at=created_at, last_seen_at=last_seen_at):
+    if timed_out(settings, now, created_at=created_at, last_seen_at=last_seen_at, kind=kind):
         return Refusal.TIMED_OUT
     if user is not None and not user.is_active:
         return Refusal.USER_INACTIVE
-    if settings.session_bind_ip and session_ip != ip:
+    # an API token is used by tools that move between networks: not bound
+    if settings.session_bind_ip and kind == SessionKind.BROWSER and session_ip != ip:
         return Refusal.OTHER_IP
     return None
 
@@ -129,6 +162,7 @@ def load_session(ctx: Context, token: str, ip: str) -> LoadedSession | None:
         session_ip=row.ip,
         ip=ip,
         user=user,
+        kind=row.kind,
     )
     return None if refused else LoadedSession(row, user)
 
@@ -193,12 +227,17 @@ def mark_authenticated(ctx: Context, session_id: int) -> datetime:
     return now
 
 
+def ended_event(kind: str) -> Event:
+    return Event.API_SESSION_ENDED if kind == SessionKind.API else Event.SESSION_ENDED
+
+
 def end_session(ctx: Context, row: WebSession, *, reason: str = "ended") -> None:
     if row.user_id is not None:
         user = ctx.db.get(User, row.user_id)
-        audit.record(
-            ctx, Event.SESSION_ENDED, target=user, details={"session": row.id, "reason": reason}
-        )
+        details: dict[str, Any] = {"session": row.id, "reason": reason}
+        if row.kind == SessionKind.API:
+            details |= {"client_id": row.client_id, "hostname": row.hostname}
+        audit.record(ctx, ended_event(row.kind), target=user, details=details)
     ctx.db.delete(row)
     ctx.db.flush()
 
@@ -210,15 +249,19 @@ def end_user_sessions(
     kind: SessionKind | None = None,
     keep_id: int | None = None,
 ) -> int:
-    """End the user's sessions (optionally of one kind, optionally keeping one by id)."""
-    statement = delete(WebSession).where(WebSession.user_id == user.id)
-    if kind is not None:
-        statement = statement.where(WebSession.kind == kind.value)
-    if keep_id is not None:
-        statement = statement.where(WebSession.id != keep_id)
-    ended = execute_bulk(ctx.db, statement)
-    if ended:
-        audit.record(ctx, Event.SESSION_ENDED, target=user, details={"count": ended})
+    """End the user's sessions (optionally of one kind, optionally keeping one by id);
+    browser and API sessions ended are audited as such."""
+    ended = 0
+    for each in (kind,) if kind is not None else tuple(SessionKind):
+        statement = delete(WebSession).where(
+            WebSession.user_id == user.id, WebSession.kind == each.value
+        )
+        if keep_id is not None:
+            statement = statement.where(WebSession.id != keep_id)
+        count = execute_bulk(ctx.db, statement)
+        if count:
+            audit.record(ctx, ended_event(each), target=user, details={"count": count})
+        ended += count
     return ended
 
 
@@ -241,9 +284,18 @@ def live_sessions(ctx: Context, user: User | None = None) -> Sequence[WebSession
 def expired(ctx: Context) -> ColumnElement[bool]:
     """Sessions past their idle or absolute timeout: what cleanup deletes."""
     now = ctx.clock()
+    # written as "old enough", not "not live", so the last_seen_at index serves it
     return or_(
-        WebSession.last_seen_at <= idle_cutoff(ctx.settings, now),
-        WebSession.created_at <= absolute_cutoff(ctx.settings, now),
+        *(
+            and_(
+                WebSession.kind == kind.value,
+                or_(
+                    WebSession.last_seen_at <= idle_cutoff(ctx.settings, now, kind),
+                    WebSession.created_at <= absolute_cutoff(ctx.settings, now, kind),
+                ),
+            )
+            for kind in SessionKind
+        )
     )
 
 
@@ -292,7 +344,11 @@ def find_live_session(ctx: Context, session_id: int) -> WebSession | None:
     if row is None or row.user_id is None:
         return None
     stale = timed_out(
-        ctx.settings, ctx.clock(), created_at=row.created_at, last_seen_at=row.last_seen_at
+        ctx.settings,
+        ctx.clock(),
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        kind=row.kind,
     )
     return None if stale else row
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pyramid.config import Configurator
-from pyramid.tweens import INGRESS
+from pyramid.tweens import INGRESS, MAIN
 
+from .bearer import skip_csrf_for_bearer
 from .context import service_context
 from .security import SecurityPolicy, request_user
 from .session import session_factory
@@ -15,10 +16,12 @@ def includeme(config: Configurator) -> None:
     config.include(".mail")
     config.set_session_factory(session_factory)
     config.set_security_policy(SecurityPolicy())
-    config.set_default_csrf_options(require_csrf=True)
+    config.set_default_csrf_options(require_csrf=True, callback=skip_csrf_for_bearer)
     config.add_request_method(request_user, "user", reify=True)
     config.add_request_method(service_context, "camauth", reify=True)
     config.add_tween("camauth.web.headers.security_headers_tween_factory")
+    # under the exception view: its refusals are rendered like any other error
+    config.add_tween("camauth.web.bearer.bearer_tween_factory", over=MAIN)
     # outermost: nothing may read the host or scheme before it is set
     config.add_tween("camauth.web.public_origin.public_origin_tween_factory", under=INGRESS)
 

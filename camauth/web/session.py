@@ -34,6 +34,7 @@ from ..models import SessionKind, User, WebSession
 from ..services import sessions
 from ..services.session_lookup import SessionLookup, SessionRecord
 from ..settings import Settings
+from .bearer import bearer_token
 from .context import anonymous_context, app_settings
 
 SESSION_COOKIE = "camauth_session"
@@ -77,7 +78,12 @@ def _dumps(data: dict[str, Any]) -> str:
 @implementer(ISession)
 class DatabaseSession(dict[str, Any]):
     def __init__(
-        self, request: Request, record: SessionRecord | None = None, user: User | None = None
+        self,
+        request: Request,
+        record: SessionRecord | None = None,
+        user: User | None = None,
+        *,
+        bearer: bool = False,
     ):
         self.request = request
         registry = request.registry
@@ -96,6 +102,10 @@ class DatabaseSession(dict[str, Any]):
         self._drop_cookie = False
         self._committed = False
         self._csrf_cookie_token: str | None = None
+        # an API session used with a bearer token: no cookies, nothing stored but
+        # the last-seen time (see web/bearer.py)
+        self.bearer = bearer
+        self.conflicting_credentials = False
 
     @property
     def session_id(self) -> int | None:
@@ -106,7 +116,7 @@ class DatabaseSession(dict[str, Any]):
         there is no session to speak of."""
         if self._issued_token is not None:
             return self._issued_token
-        if self.record is None:
+        if self.record is None or self.bearer:
             return None
         return read_cookie(self.request, self._settings.cookie_prefix + SESSION_COOKIE)
 
@@ -223,6 +233,9 @@ class DatabaseSession(dict[str, Any]):
     # --- persistence ----------------------------------------------------------
 
     def before_commit(self) -> None:
+        if self.bearer:
+            self._touch_bearer_session()
+            return
         user = self.user
         if user is not None and inspect(user).detached and inspect(user).modified:
             # request.user was changed but never attached: creating the ORM session
@@ -253,10 +266,23 @@ class DatabaseSession(dict[str, Any]):
                 update(WebSession).where(WebSession.id == record.id).values(**changes)
             )
 
+    def _touch_bearer_session(self) -> None:
+        record = self.record
+        if record is None:
+            return
+        now = self._clock()
+        interval = timedelta(seconds=self._settings.session_touch_interval_seconds)
+        if now - record.last_seen_at >= interval:
+            self.request.dbsession.execute(
+                update(WebSession).where(WebSession.id == record.id).values(last_seen_at=now)
+            )
+
     def after_commit(self, succeeded: bool) -> None:
         self._committed = succeeded
 
     def set_cookies(self, request: Request, response: Response) -> None:
+        if self.bearer:
+            return
         settings = self._settings
         session_cookie = settings.cookie_prefix + SESSION_COOKIE
         csrf_cookie = settings.cookie_prefix + CSRF_COOKIE
@@ -277,12 +303,19 @@ class DatabaseSession(dict[str, Any]):
             response.set_cookie(csrf_cookie, self._csrf_cookie_token, **cookie)
 
 
-def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, User | None] | None:
+def _find_live_session(
+    request: Request, token: str, kind: SessionKind
+) -> tuple[SessionRecord, User | None] | None:
+    if len(token) > _MAX_TOKEN_LENGTH:
+        return None
     lookup: SessionLookup = request.registry["camauth.session_lookup"]
     found = lookup.find(sessions.token_digest(token))
     if found is None:
         return None
     record, user = found
+    if record.kind != kind:
+        # a cookie's token is not a bearer token, nor the other way round
+        return None
     refused = sessions.refusal(
         app_settings(request.registry),
         request.registry["camauth.clock"](),
@@ -291,6 +324,7 @@ def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, Use
         session_ip=record.ip,
         ip=request.remote_addr or "",
         user=user,
+        kind=record.kind,
     )
     if refused is None:
         return record, user
@@ -299,14 +333,29 @@ def _find_live_session(request: Request, token: str) -> tuple[SessionRecord, Use
     return None
 
 
+def _bearer_session(request: Request, token: str, cookie: str | None) -> DatabaseSession:
+    if cookie is not None:
+        session = DatabaseSession(request, bearer=True)
+        session.conflicting_credentials = True
+        return session
+    found = _find_live_session(request, token, SessionKind.API) if token else None
+    return (
+        DatabaseSession(request, *found, bearer=True)
+        if found
+        else DatabaseSession(request, bearer=True)
+    )
+
+
 def session_factory(request: Request) -> DatabaseSession:
     token = read_cookie(request, app_settings(request.registry).cookie_prefix + SESSION_COOKIE)
-    found = None
-    if token and len(token) <= _MAX_TOKEN_LENGTH:
-        found = _find_live_session(request, token)
-    session = DatabaseSession(request, *found) if found else DatabaseSession(request)
-    if token and found is None:
-        session._drop_cookie = True
+    bearer = bearer_token(request)
+    if bearer is not None:
+        session = _bearer_session(request, bearer, token)
+    else:
+        found = _find_live_session(request, token, SessionKind.BROWSER) if token else None
+        session = DatabaseSession(request, *found) if found else DatabaseSession(request)
+        if token and found is None:
+            session._drop_cookie = True
     if session.user is not None and "dbsession" in request.__dict__:
         # An ORM session already exists (and may hold this user already, loaded by
         # a query): use its instance, so there is one User per request and changes

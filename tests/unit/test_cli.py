@@ -224,7 +224,8 @@ def test_cleanup_deletes_what_has_expired(ini, camauth, service):
     assert (code, err) == (0, "")
     assert out.strip() == (
         "sessions: 1 deleted, failures: 10 deleted, lockouts: 1 deleted, "
-        "unverified registrations: 0 deleted, mailed links: 0 deleted, mail requests: 0 deleted"
+        "unverified registrations: 0 deleted, mailed links: 0 deleted, mail requests: 0 deleted, "
+        "device requests: 0 deleted, wrong user codes: 0 deleted"
     )
     assert live_count(service, "alice") == 1
 

@@ -23,6 +23,8 @@ TABLES = {
     "mail_requests",
     "two_factor_credentials",
     "recovery_codes",
+    "device_requests",
+    "user_code_failures",
 }
 
 
@@ -77,6 +79,8 @@ def test_0002_adds_the_mail_tables_and_keeps_existing_accounts(engine):
             "mail_requests",
             "two_factor_credentials",
             "recovery_codes",
+            "device_requests",
+            "user_code_failures",
         } | {"alembic_version"}
     finally:
         migrate.upgrade(engine)
@@ -190,3 +194,33 @@ def test_fresh_sqlite_file_migrates_from_nothing(tmp_path: Path):
         assert migrate.is_current(engine)
     finally:
         engine.dispose()
+
+
+def test_0007_adds_device_logins_and_keeps_sessions(engine):
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, username, username_key, full_name, status, is_admin,"
+                " created_at, must_change_password, extra)"
+                " VALUES (9, 'kept', 'kept', '', 'active', false,"
+                " '2026-01-01 00:00:00+00', false, '{}')"
+            )
+        )
+    try:
+        migrate.downgrade(engine, "0006")
+        assert not {"device_requests", "user_code_failures"} & table_names(engine)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO web_sessions (token_digest, user_id, kind, created_at,"
+                    " last_seen_at, ip, user_agent, data)"
+                    " VALUES ('d9', 9, 'browser', '2026-01-01 00:00:00+00',"
+                    " '2026-01-01 00:00:00+00', '', '', '{}')"
+                )
+            )
+    finally:
+        migrate.upgrade(engine)
+    assert schema_diff(engine) == []
+    assert _rows(engine, "SELECT user_id, client_id, hostname, scope FROM web_sessions") == [
+        (9, "", "", "")
+    ]
