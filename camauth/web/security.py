@@ -6,6 +6,7 @@ Permissions camauth's views (and a host application's) use:
   any page may send someone to);
 - ``VIEW``: logged in and owing no required action (PRODUCT §7);
 - ``ADMIN``: the same, and an administrator;
+- ``API``: the same, with an API session's bearer token (the JSON API is for tools);
 - ``action_permission(action)``: logged in, and either owing nothing or owing
   exactly this action first, for the page where it is done.
 
@@ -27,6 +28,7 @@ from ..services.required_actions import Action, next_action
 SIGNED_IN = "camauth.signed_in"
 VIEW = "camauth.view"
 ADMIN = "camauth.admin"
+API = "camauth.api"
 _ACTION_PREFIX = "camauth.action:"
 
 
@@ -77,10 +79,16 @@ class SecurityPolicy:
             return Allowed("logged in")
         if permission == ADMIN:
             return Allowed("administrator") if user.is_admin else Denied("not an administrator")
+        if permission == API:
+            bearer = request.session.bearer
+            return Allowed("API session") if bearer else Denied("not an API session")
         # a host application's own permissions: ACLs on its contexts, with camauth's principals
         principals = ["system.Everyone", "system.Authenticated", f"user:{user.id}"]
         if user.is_admin:
             principals.append("group:admin")
+        if request.session.bearer and request.session.record is not None:
+            # an API token carries the scopes the person approved
+            principals += [f"scope:{name}" for name in request.session.record.scope.split()]
         return ACLHelper().permits(context, principals, permission)
 
     def remember(self, request: Request, userid: Any, **kw: Any) -> list[tuple[str, str]]:

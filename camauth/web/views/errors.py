@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken, PredicateMismatch
 from pyramid.httpexceptions import HTTPException
 from pyramid.request import Request
 from pyramid.response import Response
@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from ...services.required_actions import Action
+from ..bearer import is_bearer_request, wants_json
+from ..json_errors import json_error
 from ..navigation import RecordNotFound, login_url, see_other
 from ..rendering import render_page
 from ..security import owed_action
@@ -28,6 +30,8 @@ ACTION_ROUTES = {
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    if wants_json(request):
+        return json_error(status, message, token_given=is_bearer_request(request))
     try:
         return render_page(request, "error.html", status=status, title=title, message=message)
     except Exception:  # the page itself needs the database (session); fall back to text
@@ -38,9 +42,18 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
 @forbidden_view_config()
 def forbidden(request: Request) -> Response:
     wanted = request.path_qs if request.method == "GET" else None
+    tool = wants_json(request)
     if request.user is None:
+        if tool:
+            return json_error(401, "Send an API token: Authorization: Bearer TOKEN.")
         return see_other(login_url(request, wanted))
     owed = owed_action(request)
+    if owed is not None and tool:
+        return json_error(
+            403,
+            f"Log in with a browser first: the account owes an action ({owed.value}).",
+            "action_required",
+        )
     if owed is not None:
         url = request.route_path(ACTION_ROUTES[owed])
         return see_other(f"{url}?{urlencode({'next': wanted})}" if wanted else url)
@@ -49,6 +62,8 @@ def forbidden(request: Request) -> Response:
 
 @notfound_view_config()
 def not_found(exc: HTTPException, request: Request) -> Response:
+    if isinstance(exc, PredicateMismatch) and wants_json(request):
+        return json_error(405, f"{request.method[:20]} is not allowed here.")
     if isinstance(exc, RecordNotFound) and isinstance(exc.detail, str):
         return error_page(request, 404, "Not found", exc.detail)
     return error_page(request, 404, "Not found", "There is no page at this address.")
@@ -88,6 +103,8 @@ def conflict(request: Request) -> Response:
     """Two requests changed the same thing at once and the database kept one (a
     double-clicked button, say): a 409 the person can retry, not an outage."""
     log.info("integrity conflict", exc_info=True)
+    if wants_json(request):
+        return json_error(409, "Another request changed the same thing at the same moment.")
     # the failed flush left the ORM session unusable (the transaction is rolled
     # back after this page): the page must not read the user or the session
     return render_page(
@@ -105,13 +122,17 @@ def conflict(request: Request) -> Response:
 @exception_view_config(DBAPIError)
 def database_unavailable(request: Request) -> Response:
     log.exception("database error")
-    response = render_page(
-        request,
-        "error.html",
-        status=503,
-        use_session=False,
-        title="Temporarily unavailable",
-        message="The service cannot reach its database. Please try again in a moment.",
+    response = (
+        json_error(503, "The service cannot reach its database.")
+        if wants_json(request)
+        else render_page(
+            request,
+            "error.html",
+            status=503,
+            use_session=False,
+            title="Temporarily unavailable",
+            message="The service cannot reach its database. Please try again in a moment.",
+        )
     )
     response.headers["Retry-After"] = "10"
     return response
@@ -120,6 +141,8 @@ def database_unavailable(request: Request) -> Response:
 @exception_view_config(Exception)
 def unexpected(request: Request) -> Response:
     log.exception("unexpected error")
+    if wants_json(request):
+        return json_error(500, "Something went wrong on our side; it has been logged.")
     return Response(
         "Something went wrong on our side; it has been logged.\n",
         status=500,
