@@ -122,7 +122,14 @@ def table_rows(page: webtest.TestResponse, table_id: str) -> list[list[str]]:
 
 
 def open_session(
-    app: Any, user_id: int, *, kind: str = "browser", ip: str = "", user_agent: str = ""
+    app: Any,
+    user_id: int,
+    *,
+    kind: str = "browser",
+    ip: str = "",
+    user_agent: str = "",
+    client_id: str = "",
+    hostname: str = "",
 ) -> int:
     """A logged-in session as another process would have stored it (an API client's,
     say); returns its id."""
@@ -131,6 +138,7 @@ def open_session(
         ctx = replace(ctx, origin=Origin(ip=ip, user_agent=user_agent))
         user = ctx.db.get(User, user_id)
         _, row = sessions.create_session(ctx, user=user, kind=SessionKind(kind))
+        row.client_id, row.hostname = client_id, hostname
         ctx.db.commit()
         return row.id
     finally:

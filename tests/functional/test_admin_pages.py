@@ -251,18 +251,25 @@ def test_sessions_page_lists_every_live_session(console, root, clock):
     create_user(console, "alice")
     bob = create_user(console, "bob")
     logged_in(console, "alice", ip="198.51.100.1", HTTP_USER_AGENT="AliceFox/1.0")
-    open_session(console, bob, kind="api", ip="198.51.100.2", user_agent="camauth-cli/2.0")
     open_session(console, bob, ip="198.51.100.3", user_agent="Old/1.0")
-    # bob's browser session goes idle for good
+    # bob's browser session goes idle for good; an API session lasts for days
+    open_session(
+        console,
+        bob,
+        kind="api",
+        ip="198.51.100.2",
+        user_agent="camauth-cli/2.0",
+        client_id="backup-tool",
+        hostname="nas.example.org",
+    )
     clock.advance(minutes=31)
     logged_in(console, "alice", ip="198.51.100.1", HTTP_USER_AGENT="AliceFox/1.0")
-    open_session(console, bob, kind="api", ip="198.51.100.2", user_agent="camauth-cli/2.0")
     admin = admin_browser(console)
     page = admin.get(SESSIONS, status=200)
     rows = table_rows(page, "sessions")
     assert {row[0]: row[1:4] for row in rows} == {
         "root you, here": ["browser", "192.0.2.10", ""],
-        "bob": ["api", "198.51.100.2", "camauth-cli/2.0"],
+        "bob": ["api", "198.51.100.2", "backup-tool on nas.example.org camauth-cli/2.0"],
         "alice": ["browser", "198.51.100.1", "AliceFox/1.0"],
     }
     assert "(3 active)" in page.text

@@ -43,7 +43,7 @@ def test_the_page_lists_own_sessions_with_this_one_marked(two_browsers_app):
     page = laptop.get(PAGE, status=200)
     rows = table_rows(page, "my-sessions")
     assert len(rows) == 3  # bob's is not listed
-    assert sorted(row[0] for row in rows) == ["api", "browser", "browser"]
+    assert sorted(row[0] for row in rows) == ["API", "Browser", "Browser"]
     [current] = [row for row in rows if row[-1] == "This session"]
     assert current[1] == "192.0.2.10"
     assert "no-store" in page.headers["Cache-Control"]

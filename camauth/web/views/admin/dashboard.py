@@ -6,7 +6,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ....services import directory, lockout_report, sessions
+from ....services import device_login, directory, lockout_report, sessions
 from ...charts import failures_chart
 from ...security import ADMIN
 from .common import admin_page
@@ -28,4 +28,5 @@ def dashboard(request: Request) -> Response:
         throttled=lockout_report.throttled_ips(ctx),
         live_sessions=sessions.count_live_sessions(ctx),
         chart=failures_chart(lockout_report.failures_per_hour(ctx)),
+        reports=device_login.recent_reports(ctx),
     )

@@ -11,7 +11,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ....models import User, UserStatus
-from ....services import accounts, directory
+from ....services import accounts, device_login, directory
 from ....services.accounts import AccountError
 from ....services.directory import SearchError, UserFilter
 from ....services.password_policy import PasswordPolicyError
@@ -150,6 +150,7 @@ def _user_page(request: Request, user: User, temporary_password: str | None = No
         actions=[action for action in offered if not action.confirm],
         confirm_actions=[action for action in offered if action.confirm],
         temporary_password=temporary_password,
+        device_requests=device_login.requests_of(request.camauth, user),
         is_self=is_self,
         now=request.registry["camauth.clock"](),
     )
