@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from pyramid.httpexceptions import HTTPBadRequest, HTTPUnauthorized
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
+
+from .json_errors import json_error
 
 # RFC 6750's b64token; camauth's own tokens are 43 URL-safe characters
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,100}=*")
@@ -54,27 +55,24 @@ def wants_json(request: Request) -> bool:
     return path.startswith(API_PREFIXES) or is_bearer_request(request)
 
 
-class BearerConflict(HTTPBadRequest):
-    pass
-
-
-class BearerRefused(HTTPUnauthorized):
-    pass
-
-
 def bearer_tween_factory(handler: Handler, registry: Registry) -> Handler:
-    """Refuse a bearer request that cannot be served before any view sees it."""
+    """Refuse a bearer request that cannot be served before any view sees it.
+
+    The refusals are returned, not raised: a raised error would roll back the
+    transaction, and with it the deletion of the timed-out session just found."""
 
     def bearer_tween(request: Request) -> Response:
         token = bearer_token(request)
         if token is None:
             return handler(request)
         if request.session.conflicting_credentials:
-            raise BearerConflict(
-                "The request carries both a session cookie and a bearer token; send one."
+            return json_error(
+                400, "The request carries both a session cookie and a bearer token; send one."
             )
         if request.session.user is None:
-            raise BearerRefused("The bearer token is unknown, expired or malformed.")
+            return json_error(
+                401, "The bearer token is unknown, expired or malformed.", token_given=True
+            )
         return handler(request)
 
     return bearer_tween

@@ -7,10 +7,19 @@ import re
 
 from sqlalchemy import select
 
-from camauth.models import DeviceRequest, SessionKind
-from camauth.services import sessions
+from camauth.models import DeviceRequest, SessionKind, User, UserStatus
+from camauth.services import accounts, sessions
 
-from .conftest import audit_events, location, scalar, session_rows
+from ..conftest import app_context, make_app
+from .conftest import (
+    all_rows,
+    audit_events,
+    create_user,
+    location,
+    logged_in,
+    scalar,
+    session_rows,
+)
 from .device_helpers import (
     approver,
     ask,
@@ -112,3 +121,133 @@ def test_deny_and_report_refuse_the_tool(app, clock):
     clock.advance(minutes=60)
     ask(client)
     assert len(audit_events(app, "device_login_reported")) == 1
+
+
+def test_polling_faster_than_the_interval_is_told_to_slow_down(app, clock):
+    approver(app, clock)
+    client = tool(app)
+    grant = ask(client)
+    assert poll(client, grant["device_code"], status=400).json["error"] == "authorization_pending"
+    clock.advance(seconds=4)
+    assert poll(client, grant["device_code"], status=400).json["error"] == "slow_down"
+    # the interval grew by 5 s, counted from the poll that was too fast
+    clock.advance(seconds=9)
+    assert poll(client, grant["device_code"], status=400).json["error"] == "slow_down"
+    assert scalar(app, select(DeviceRequest.interval_seconds)) == 15
+    clock.advance(seconds=15)
+    assert poll(client, grant["device_code"], status=400).json["error"] == "authorization_pending"
+
+
+def test_an_unapproved_request_expires_for_the_tool_and_for_the_person(app, clock):
+    client = tool(app)
+    grant = ask(client)
+    clock.advance(minutes=10)
+    assert poll(client, grant["device_code"], status=400).json["error"] == "expired_token"
+    person = approver(app, clock)
+    page = enter_code(person, grant["user_code"], status=400)
+    assert "No device login is waiting for the code" in page.text
+
+
+def test_an_approval_not_collected_in_time_expires(app, clock):
+    person = approver(app, clock)
+    client = tool(app)
+    grant = ask(client)
+    decide(person, grant["user_code"])
+    clock.advance(minutes=10)
+    assert poll(client, grant["device_code"], status=400).json["error"] == "expired_token"
+    assert [row.kind for row in session_rows(app, person.user_id)] == ["browser"]
+
+
+def test_a_request_decided_in_another_tab_is_not_decided_again(app, clock):
+    person = approver(app, clock)
+    grant = ask(tool(app))
+    assert location(enter_code(person, grant["user_code"], status=303)) == "/device/confirm"
+    page = person.client.get("/device/confirm", status=200)
+    first = page.forms["device-decision"].submit("decision", value="approve", status=303)
+    assert "Approved." in first.follow().text
+    second = page.forms["device-decision"].submit("decision", value="deny", status=303)
+    assert "had already been decided or has expired" in second.follow().text
+    assert len(audit_events(app, "device_login_approved")) == 1
+    assert audit_events(app, "device_login_denied") == []
+
+
+def test_the_decision_page_needs_the_code_typed_in_this_session(app, clock):
+    person = approver(app, clock)
+    other = approver(app, clock, "bob")
+    grant = ask(tool(app))
+    enter_code(person, grant["user_code"], status=303)
+    # bob never typed the code: his decision page has nothing to decide
+    assert location(other.client.get("/device/confirm", status=303)) == "/device"
+    page = other.client.get("/device", status=200)
+    form = page.forms["device"]  # a CSRF token of bob's
+    response = other.client.post(
+        "/device/confirm",
+        {"csrf_token": form["csrf_token"].value, "decision": "approve"},
+        status=303,
+    )
+    assert "had already been decided or has expired" in response.follow().text
+    assert audit_events(app, "device_login_approved") == []
+
+
+def test_the_prefilled_link_shows_the_code_and_decides_nothing(app, clock):
+    person = approver(app, clock)
+    grant = ask(tool(app))
+    page = person.client.get(grant["verification_uri_complete"].replace("http://localhost", ""))
+    assert page.forms["device"]["user_code"].value == grant["user_code"]
+    assert scalar(app, select(DeviceRequest.status)) == "pending"
+
+
+def test_a_visitor_is_sent_to_log_in_and_back(app):
+    response = tool(app).get("/device?user_code=BCDF-GHJK", status=303)
+    assert location(response).startswith("/login?next=")
+
+
+def test_approving_needs_two_factor_and_a_recent_login(app, clock):
+    create_user(app, "carol")
+    carol = logged_in(app, "carol")
+    page = carol.get("/device", status=403)
+    assert "needs two-factor authentication" in page.text
+    assert page.html.select_one('a[href="/account/two-factor"]') is not None
+
+    person = approver(app, clock)
+    clock.advance(minutes=6)
+    response = person.client.get("/device?user_code=BCDF-GHJK", status=303)
+    assert location(response).startswith("/account/reauthenticate?next=")
+    assert "user_code%3DBCDF-GHJK" in location(response)
+
+
+def test_the_tool_is_refused_if_its_approver_was_disabled_meanwhile(app, clock):
+    person = approver(app, clock)
+    client = tool(app)
+    grant = ask(client)
+    decide(person, grant["user_code"])
+    ctx = app_context(app)
+    try:
+        accounts.set_status(ctx, ctx.db.get(User, person.user_id), UserStatus.DISABLED)
+        ctx.db.commit()
+    finally:
+        ctx.db.close()
+    assert poll(client, grant["device_code"], status=400).json["error"] == "access_denied"
+
+
+def test_scopes_are_those_configured(ini_settings, clock):
+    app = make_app({**ini_settings, "camauth.api.scopes": "api read"}, clock)
+    try:
+        client = tool(app)
+        assert ask(client, scope="nope", status=400)["error"] == "invalid_scope"
+        ask(client, scope="read")
+        ask(client)
+        assert sorted(all_rows(app, select(DeviceRequest.scope))) == ["api read", "read"]
+    finally:
+        app.registry["camauth.engine"].dispose()
+
+
+def test_a_network_may_not_flood_the_table_with_requests(app, clock):
+    client = tool(app)
+    for _ in range(20):
+        ask(client)
+    refused = ask(client, status=429)
+    assert refused["error"] == "slow_down"
+    ask(tool(app, "198.51.100.9"))  # another network is not affected
+    clock.advance(minutes=10)
+    ask(client)

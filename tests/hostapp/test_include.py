@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import webtest
 from pyramid.config import Configurator
+from pyramid.authorization import Allow
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.router import Router
 
 from camauth.clock import FakeClock
-from camauth.services import accounts
+from camauth.models import SessionKind, User
+from camauth.services import accounts, sessions
 from camauth.web.security import VIEW
 
 from ..conftest import GOOD_PASSWORD, app_context, login
@@ -33,12 +35,27 @@ def public(request: Request) -> Response:
     )
 
 
+class ExportContext:
+    """A host context whose ACL lets API tokens with the ``api`` scope export."""
+
+    __acl__: ClassVar = [(Allow, "scope:api", "reports.export")]
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+
+def export(request: Request) -> Response:
+    return Response(json_body={"report": "export", "for": request.user.username})
+
+
 def make_host_app(settings: dict[str, Any], clock: FakeClock) -> Router:
     config = Configurator(settings={**settings, "host.title": "Reports"})
     config.registry["camauth.clock"] = clock  # camauth keeps a clock it is given
     config.include("camauth")
     config.add_route("reports", "/reports")
     config.add_view(reports, route_name="reports", request_method="GET", permission=VIEW)
+    config.add_route("export", "/reports/export", factory=ExportContext)
+    config.add_view(export, route_name="export", permission="reports.export")
     config.add_route("public", "/public")
     config.add_view(public, route_name="public", request_method="GET")
     return config.make_wsgi_app()
@@ -156,3 +173,41 @@ def test_host_with_its_own_static_view_keeps_camauths_stylesheet(
             host.get(href, status=200)
     finally:
         app.registry["camauth.engine"].dispose()
+
+
+def api_token_of(app: Router, username: str, scope: str = "api") -> str:
+    """An API session as an approved device login leaves it."""
+    ctx = app_context(app)
+    try:
+        user = accounts.find_user(ctx, username)
+        assert isinstance(user, User)
+        token, row = sessions.create_session(ctx, user=user, kind=SessionKind.API)
+        row.scope = scope
+        ctx.db.commit()
+        return token
+    finally:
+        ctx.db.close()
+
+
+def test_a_bearer_token_opens_the_host_s_protected_views_without_cookies(
+    host_app: Router, host: webtest.TestApp
+) -> None:
+    token = api_token_of(host_app, "alice")
+    headers = {"Authorization": f"Bearer {token}"}
+    report = host.get("/reports", headers=headers, status=200)
+    assert report.text == "Report for alice"
+    assert "Set-Cookie" not in report.headers
+    # the host's ACL grants its permission to the token's scope
+    exported = host.get("/reports/export", headers=headers, status=200)
+    assert exported.json == {"report": "export", "for": "alice"}
+    other = api_token_of(host_app, "alice", scope="read")
+    refused = host.get("/reports/export", headers={"Authorization": f"Bearer {other}"}, status=403)
+    assert refused.json["error"] == "forbidden"
+    # a browser session holds no scope: the export is not for it
+    login(host, "alice", GOOD_PASSWORD, status=303)
+    host.get("/reports/export", status=403)
+    forged = {"Authorization": "Bearer " + "x" * 43}
+    assert webtest.TestApp(host_app).get("/reports", headers=forged, status=401).json == {
+        "error": "invalid_token",
+        "message": "The bearer token is unknown, expired or malformed.",
+    }

@@ -43,9 +43,10 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
 def forbidden(request: Request) -> Response:
     wanted = request.path_qs if request.method == "GET" else None
     tool = wants_json(request)
+    if tool and (request.user is None or not is_bearer_request(request)):
+        # tools authenticate with a token; a browser's cookie does not open the API
+        return json_error(401, "Send an API token: Authorization: Bearer TOKEN.")
     if request.user is None:
-        if tool:
-            return json_error(401, "Send an API token: Authorization: Bearer TOKEN.")
         return see_other(login_url(request, wanted))
     owed = owed_action(request)
     if owed is not None and tool:
