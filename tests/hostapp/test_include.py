@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import pytest
 import webtest
-from pyramid.config import Configurator
 from pyramid.authorization import Allow
+from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.router import Router
