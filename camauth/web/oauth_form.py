@@ -43,8 +43,9 @@ def oauth_response(body: Mapping[str, object], status: int = 200) -> Response:
     return response
 
 
-def read_form(request: Request) -> dict[str, str]:
-    """The body's fields, one value each; :class:`OAuthError` for anything else."""
+def read_form(request: Request, known: frozenset[str]) -> dict[str, str]:
+    """The ``known`` fields of the body, one value each; :class:`OAuthError` for
+    anything else. Other fields are ignored, as OAuth says, repeated or not."""
     if request.content_type != FORM_TYPE:
         raise OAuthError("invalid_request", f"Send the fields as {FORM_TYPE}.")
     if (request.content_length or 0) > MAX_BODY:
@@ -55,6 +56,8 @@ def read_form(request: Request) -> dict[str, str]:
         raise OAuthError("invalid_request", "The request body is not valid UTF-8.") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
+        if name not in known:
+            continue
         if not isinstance(value, str):
             raise OAuthError("invalid_request", f"{name[:40]!r} must be text.")
         if name in fields:

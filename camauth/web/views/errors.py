@@ -61,10 +61,28 @@ def forbidden(request: Request) -> Response:
     return error_page(request, 403, "Not allowed", "You do not have access to this page.")
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the matched route's views answer, from Pyramid's introspector."""
+    route = request.matched_route
+    introspector = request.registry.introspector
+    route_entry = introspector.get("routes", route.name) if route is not None else None
+    if route_entry is None:
+        return []
+    methods: set[str] = set()
+    for related in introspector.related(route_entry):
+        wanted = related["request_methods"] if related.category_name == "views" else None
+        if wanted:
+            methods.update((wanted,) if isinstance(wanted, str) else wanted)
+    return sorted(methods)
+
+
 @notfound_view_config()
 def not_found(exc: HTTPException, request: Request) -> Response:
     if isinstance(exc, PredicateMismatch) and wants_json(request):
-        return json_error(405, f"{request.method[:20]} is not allowed here.")
+        allowed = allowed_methods(request)
+        response = json_error(405, f"{request.method[:20]} is not allowed here.")
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     if isinstance(exc, RecordNotFound) and isinstance(exc.detail, str):
         return error_page(request, 404, "Not found", exc.detail)
     return error_page(request, 404, "Not found", "There is no page at this address.")

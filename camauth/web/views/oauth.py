@@ -29,6 +29,8 @@ from ..oauth_form import (
 DEVICE_AUTHORIZATION = "camauth.oauth.device_authorization"
 TOKEN = "camauth.oauth.token"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+DEVICE_FIELDS = frozenset({"client_id", "scope", "hostname", "message"})
+TOKEN_FIELDS = frozenset({"grant_type", "device_code", "client_id"})
 # an error a tool may retry after waiting: 429 tells HTTP clients so as well
 _TOO_MANY = {"slow_down"}
 
@@ -45,7 +47,7 @@ def _refusal(error: GrantError | OAuthError, *, polling: bool = False) -> Respon
 @view_config(route_name=DEVICE_AUTHORIZATION, request_method="POST", require_csrf=False)
 def device_authorization(request: Request) -> Response:
     try:
-        fields = read_form(request)
+        fields = read_form(request, DEVICE_FIELDS)
         grant = device_login.start(
             request.camauth,
             client_id=client_id(request, fields),
@@ -74,7 +76,7 @@ def device_authorization(request: Request) -> Response:
 @view_config(route_name=TOKEN, request_method="POST", require_csrf=False)
 def token(request: Request) -> Response:
     try:
-        fields = read_form(request)
+        fields = read_form(request, TOKEN_FIELDS)
         grant_type = fields.get("grant_type", "")
         if not grant_type:
             raise OAuthError("invalid_request", "grant_type is required.")
