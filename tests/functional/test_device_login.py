@@ -20,6 +20,7 @@ from .conftest import (
     scalar,
     session_rows,
 )
+from .admin_helpers import table_rows
 from .device_helpers import (
     approver,
     ask,
@@ -251,3 +252,29 @@ def test_a_network_may_not_flood_the_table_with_requests(app, clock):
     ask(tool(app, "198.51.100.9"))  # another network is not affected
     clock.advance(minutes=10)
     ask(client)
+
+
+def test_the_console_shows_reports_device_logins_and_api_sessions(app, clock):
+    person = approver(app, clock)
+    admin = approver(app, clock, "root", is_admin=True)
+    client = tool(app)
+    approved, reported = ask(client, hostname="laptop"), ask(client, hostname="evil-box")
+    decide(person, approved["user_code"])
+    clock.advance(seconds=5)
+    poll(client, approved["device_code"], status=200)
+    decide(person, reported["user_code"], "report")
+
+    dashboard = admin.client.get("/admin", status=200)
+    [row] = table_rows(dashboard, "device-reports")
+    assert row[1:5] == ["alice", "camauth-cli", "evil-box", "192.0.2.77"]
+
+    user_page = admin.client.get(f"/admin/users/{person.user_id}", status=200)
+    decided = table_rows(user_page, "user-device-requests")
+    assert sorted((r[2], r[4]) for r in decided) == [
+        ("evil-box", "reported"),
+        ("laptop", "exchanged"),
+    ]
+    sessions_shown = table_rows(user_page, "user-sessions")
+    assert any(r[0] == "api" and r[2].startswith("camauth-cli on laptop") for r in sessions_shown)
+    all_sessions = table_rows(admin.client.get("/admin/sessions", status=200), "sessions")
+    assert any(r[3].startswith("camauth-cli on laptop") for r in all_sessions)

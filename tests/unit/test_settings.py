@@ -53,6 +53,16 @@ def test_defaults_match_the_product_page():
     assert (s.mail_account_limit_per_hour, s.mail_ip_limit_per_hour) == (3, 10)
     assert (s.mail_transport, s.mail_smtp_host, s.mail_smtp_port) == ("smtp", "localhost", 25)
     assert (s.mail_smtp_starttls, s.mail_smtp_ssl, s.public_url) == (False, False, "")
+    assert (s.api_scopes, s.api_idle_timeout_days, s.api_absolute_timeout_days) == (
+        ("api",),
+        30,
+        90,
+    )
+    assert (
+        s.device_expires_minutes,
+        s.device_interval_seconds,
+        s.device_report_block_minutes,
+    ) == (10, 5, 60)
 
 
 def test_ini_keys_are_read():
@@ -69,8 +79,14 @@ def test_ini_keys_are_read():
             "mfa.issuer": "Research Portal",
             "registration": "approval",
             "reauth_minutes": "10",
+            "api.scopes": " read  write read ",
+            "api.idle_timeout_days": "7",
+            "device.interval_seconds": "2",
         }
     )
+    assert s.api_scopes == ("read", "write")
+    assert s.api_idle_timeout_days == 7
+    assert s.device_interval_seconds == 2
     assert s.session_idle_timeout_minutes == 45
     assert s.session_bind_ip is True
     assert s.session_cookie_secure is False
@@ -124,6 +140,14 @@ def test_ini_keys_are_read():
         ("public_url", "auth.example.org"),
         ("public_url", "https://auth.example.org/login"),
         ("public_url", "ftp://auth.example.org"),
+        ("api.scopes", ""),
+        ("api.scopes", 'say "hi"'),
+        ("api.scopes", "back\\slash"),
+        ("api.idle_timeout_days", "0"),
+        ("api.absolute_timeout_days", "ninety"),
+        ("device.expires_minutes", "0"),
+        ("device.interval_seconds", "0"),
+        ("device.report_block_minutes", "-1"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_key(key, value):
