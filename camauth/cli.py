@@ -178,10 +178,12 @@ def cmd_list_users(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> Non
 def cmd_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
     user = _user(ctx, args.username) if args.username else None
     names = {u.id: u.username for u in accounts.list_users(ctx)}
-    print(f"{'id':>6} {'user':<30} {'kind':<8} {'ip':<40} last seen")
+    print(f"{'id':>6} {'user':<30} {'kind':<8} {'ip':<40} {'last seen':<16} client")
     for row in sessions.live_sessions(ctx, user):
         name = names.get(row.user_id or 0, "?")
-        say(f"{row.id:>6} {name:<30} {row.kind:<8} {row.ip:<40} {row.last_seen_at:%Y-%m-%d %H:%M}")
+        seen = f"{row.last_seen_at:%Y-%m-%d %H:%M}"
+        client = f"{row.client_id} on {row.hostname}" if row.hostname else row.client_id
+        say(f"{row.id:>6} {name:<30} {row.kind:<8} {row.ip:<40} {seen:<16} {client}".rstrip())
 
 
 def cmd_end_sessions(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:

@@ -11,6 +11,7 @@ from camauth.models import DeviceRequest, SessionKind, User, UserStatus
 from camauth.services import accounts, sessions
 
 from ..conftest import app_context, make_app
+from .admin_helpers import table_rows
 from .conftest import (
     all_rows,
     audit_events,
@@ -20,7 +21,6 @@ from .conftest import (
     scalar,
     session_rows,
 )
-from .admin_helpers import table_rows
 from .device_helpers import (
     approver,
     ask,

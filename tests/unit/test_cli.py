@@ -6,9 +6,10 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from camauth.clock import FakeClock, utcnow
-from camauth.models import SessionKind, UserStatus
+from camauth.models import SessionKind, UserStatus, WebSession
 from camauth.services import accounts, audit, lockout, sessions
 
 from ..conftest import GOOD_PASSWORD
@@ -195,6 +196,12 @@ def test_sessions_and_end_sessions(ini, camauth, service):
     assert sorted(line.split()[1] for line in out.splitlines()[1:]) == ["alice", "alice", "bob"]
     code, out, err = camauth(ini, "sessions", "bob")
     assert [line.split()[1:3] for line in out.splitlines()[1:]] == [["bob", "browser"]]
+    with service() as ctx:
+        api = ctx.db.scalars(select(WebSession).where(WebSession.kind == "api")).one()
+        api.client_id, api.hostname = "backup\x1b[2J", "nas"
+    code, out, err = camauth(ini, "sessions", "alice")
+    [api_line] = [line for line in out.splitlines() if " api " in line]
+    assert api_line.endswith("backup\\x1b[2J on nas")  # escaped: it came from a tool
 
     code, out, err = camauth(ini, "end-sessions", "alice")
     assert (code, err) == (0, "")

@@ -29,7 +29,7 @@ TOOL_IP = "192.0.2.77"
         ("WDJA-MJHT", None),  # a vowel is never in a code
         ("WDJB-MJH1", None),
         ("", None),
-        ("ＷＤＪＢ-ＭＪＨＴ", None),  # full-width letters are not the code's letters
+        ("\uff37\uff24\uff2a\uff22-\uff2d\uff2a\uff28\uff34", None),  # full-width letters
     ],
 )
 def test_user_codes_are_read_in_any_case_with_or_without_dashes(typed, stored):
