@@ -61,10 +61,10 @@ from sqlalchemy.engine import Engine
 import camauth
 from camauth import migrate
 from camauth.db import make_engine
-from camauth.models import WebSession
+from camauth.models import SessionKind, User, WebSession
 from camauth.services.accounts import create_user
 from camauth.services.context import Context
-from camauth.services.sessions import token_digest
+from camauth.services.sessions import create_session, token_digest
 
 BENCH_DATABASE = "camauth_bench"
 HOST = "bench.example"
@@ -305,6 +305,19 @@ def add_user(app: Router, username: str, password: str) -> None:
     ctx.db.close()
 
 
+def api_token(app: Router, username: str) -> str:
+    """An API session, as an approved device login leaves it; returns its token."""
+    ctx = app_context(app)
+    try:
+        user = ctx.db.scalars(select(User).where(User.username == username)).one()
+        token, row = create_session(ctx, user=user, kind=SessionKind.API)
+        row.client_id, row.scope = "camauth-bench", "api"
+        ctx.db.commit()
+        return token
+    finally:
+        ctx.db.close()
+
+
 def last_seen(app: Router, token: str) -> Any:
     ctx = app_context(app)
     try:
@@ -405,6 +418,7 @@ class ViewFigures:
     bare_us: float
     floor_us: float
     camauth_us: float
+    bearer_us: float
     dialect: str
     statements_per_request: float
     statements: list[str]
@@ -421,37 +435,52 @@ def log_in(app: Router, username: str, password: str) -> Browser:
     return browser
 
 
-def measure_view(app: Router, browser: Browser, iterations: int, repeats: int) -> ViewFigures:
+def measure_view(
+    app: Router, browser: Browser, bearer_token: str, iterations: int, repeats: int
+) -> ViewFigures:
     engine: Engine = app.registry["camauth.engine"]
     session_token = browser.cookies["__Host-camauth_session"]
     home = browser.environ("GET", "/")
     reply = call(app, home.copy())  # warm-up, and the checks the numbers depend on
     expect(reply, 200, "GET / with the session cookie", "Signed in as")
+    me = make_environ("GET", "/api/v1/me")
+    me["HTTP_AUTHORIZATION"] = f"Bearer {bearer_token}"
+    me["HTTP_ACCEPT"] = "application/json"
+    expect(call(app, me.copy()), 200, "GET /api/v1/me with the bearer token", '"scopes"')
     checked = 10
-    seen_before = last_seen(app, session_token)
+    seen_before = last_seen(app, session_token), last_seen(app, bearer_token)
     with statements_of(engine) as statements:
         for _ in range(checked):
             run_app(app, browser.environ("GET", "/"))
+            run_app(app, me.copy())
     writes = [s for s in statements if s.upper().startswith(_WRITES)]
-    if writes or last_seen(app, session_token) != seen_before:
-        raise SystemExit(f"bench: the authenticated view wrote to the database: {writes[:1]}")
+    if writes or (last_seen(app, session_token), last_seen(app, bearer_token)) != seen_before:
+        raise SystemExit(f"bench: an authenticated view wrote to the database: {writes[:1]}")
 
     bare = bare_app()
     floor, floor_engine = floor_app(engine.url.render_as_string(hide_password=False))
     hello = make_environ("GET", "/", dict(browser.cookies))
     for warm_app, environ in ((bare, hello), (floor, hello), (app, home)):
         per_request_us(warm_app, environ, max(iterations // 10, 10))
-    bare_us = floor_us = camauth_us = float("inf")
-    for _ in range(repeats):  # interleaved, so drift hits all three alike
+    per_request_us(app, me, max(iterations // 10, 10))
+    bare_us = floor_us = camauth_us = bearer_us = float("inf")
+    for _ in range(repeats):  # interleaved, so drift hits them all alike
         bare_us = min(bare_us, per_request_us(bare, hello, iterations * 10))
         floor_us = min(floor_us, per_request_us(floor, hello, iterations))
         camauth_us = min(camauth_us, per_request_us(app, home, iterations))
+        bearer_us = min(bearer_us, per_request_us(app, me, iterations))
 
     floor_engine.dispose()
     if last_seen(app, session_token) != seen_before:
         print("  note: the session's last_seen_at was touched once (the run passed 60 s)")
     return ViewFigures(
-        bare_us, floor_us, camauth_us, engine.dialect.name, len(statements) / checked, statements
+        bare_us,
+        floor_us,
+        camauth_us,
+        bearer_us,
+        engine.dialect.name,
+        len(statements) / checked / 2,
+        statements,
     )
 
 
@@ -548,6 +577,11 @@ def report_view(view: ViewFigures) -> None:
         f"  camauth GET / (logged in)       {view.camauth_us:9.1f} µs/request"
         f"   {ratio:5.1f}x bare   (target <= 8x: {verdict(ratio <= 8)})"
     )
+    bearer = view.bearer_us / view.bare_us
+    print(
+        f"  bearer GET /api/v1/me (API)     {view.bearer_us:9.1f} µs/request"
+        f"   {bearer:5.1f}x bare   {view.bearer_us / view.camauth_us:5.2f}x the browser view"
+    )
     seen = sorted({statement[:90] for statement in view.statements})
     how = "SQLite trace" if view.dialect == "sqlite" else "via SQLAlchemy; raw DB-API not seen"
     print(f"    no database writes; SQL per request ({how}): {view.statements_per_request:g}")
@@ -588,7 +622,8 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> None:
         username, password = "bench-user", "bench " + secrets.token_urlsafe(18)
         add_user(app, username, password)
         browser = log_in(app, username, password)
-        report_view(measure_view(app, browser, args.iterations, args.repeats))
+        token = api_token(app, username)
+        report_view(measure_view(app, browser, token, args.iterations, args.repeats))
         if args.profile:
             profile_view(app, browser, args.iterations, args.profile_lines)
         if args.login_samples:
