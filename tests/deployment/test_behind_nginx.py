@@ -8,6 +8,7 @@ uses usernames of its own.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +22,15 @@ from sqlalchemy.engine import make_url
 
 from camauth.clock import utcnow
 from camauth.db import make_engine, make_session_factory
-from camauth.models import AuditEvent, Lockout, LoginFailure, UserStatus
-from camauth.services import accounts, mfa, sessions, terms
+from camauth.models import (
+    AuditEvent,
+    DeviceRequestStatus,
+    Lockout,
+    LoginFailure,
+    UserStatus,
+    WebSession,
+)
+from camauth.services import accounts, device_login, mfa, sessions, terms
 from camauth.services.context import Context
 from camauth.services.passwords import Passwords
 from camauth.settings import parse_settings
@@ -35,7 +43,9 @@ from ..conftest import (
     reset_postgres,
     skip_or_fail,
 )
-from .stack import NGINX, SECRET, Client, Stack, running_stack
+from .stack import NGINX, PUBLIC_URL, SECRET, Client, Stack, running_stack
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 pytestmark = pytest.mark.slow
 
@@ -413,3 +423,43 @@ def test_the_stack_tested_is_the_shipped_nginx_example(stack):
     )
     for line in kept:
         assert line in shipped and line in conf
+
+
+# --- device login and API tokens ------------------------------------------------------
+
+
+def test_a_device_login_is_exchanged_once_and_its_token_works_and_ends_on_both(stack):
+    create_user(stack, "tooler")
+    tool = stack.client()
+    asked = tool.post("/oauth/device_authorization", {"client_id": "deploy-cli"})
+    assert asked.status == 200, asked.text
+    grant = json.loads(asked.text)
+    assert grant["verification_uri"] == f"{PUBLIC_URL}/device"
+    with service_context(stack) as ctx:
+        user = accounts.require_user(ctx, "tooler")
+        found = device_login.pending_by_user_code(ctx, grant["user_code"].replace("-", ""))
+        assert found is not None
+        assert device_login.decide(ctx, user, found.id, DeviceRequestStatus.APPROVED)
+    poll = {"grant_type": DEVICE_GRANT, "device_code": grant["device_code"]}
+    poll["client_id"] = "deploy-cli"
+    first, second = (Client(app_port=port) for port in stack.app_ports)
+    issued = first.post("/oauth/token", poll)
+    assert issued.status == 200, issued.text
+    replayed = second.post("/oauth/token", poll)
+    assert json.loads(replayed.text)["error"] in {"invalid_grant", "slow_down"}
+    token = json.loads(issued.text)["access_token"]
+    with service_context(stack) as ctx:
+        api = ctx.db.scalars(select(WebSession).where(WebSession.client_id == "deploy-cli")).one()
+        # the poll went straight to a process, playing nginx: the address it forwarded
+        assert api.ip == "198.51.100.1"
+
+    bearer = {"Authorization": f"Bearer {token}"}
+    for client in (stack.client(), first, second):
+        me = client.get("/api/v1/me", headers=bearer)
+        assert me.status == 200 and json.loads(me.text)["username"] == "tooler"
+        assert me.headers.get_all("Set-Cookie") is None
+    assert second.request("DELETE", "/api/v1/session", headers=bearer).status == 204
+    for client in (stack.client(), first, second):
+        refused = client.get("/api/v1/me", headers=bearer)
+        assert refused.status == 401
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
