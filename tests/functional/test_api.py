@@ -8,7 +8,7 @@ from datetime import timedelta
 from camauth.models import SessionKind, User, UserStatus
 from camauth.services import accounts, mfa, sessions
 
-from ..conftest import GOOD_PASSWORD, app_context
+from ..conftest import GOOD_PASSWORD, app_context, make_app
 from .conftest import audit_events, create_user, logged_in, session_rows, set_cookie_headers
 from .device_helpers import api_token, approver, bearer, tool
 from .two_factor_helpers import log_in_with_code
@@ -177,3 +177,20 @@ def test_password_change_disable_two_factor_removal_and_admins_end_api_sessions(
         with_user(app, person.user_id, change)
         client.get("/api/v1/me", headers=bearer(token), status=401)
         assert api_rows(app, person.user_id) == [], name
+
+
+def test_a_token_whose_owner_owes_an_action_is_refused_with_the_reason(ini_settings, clock):
+    app = make_app(ini_settings, clock)
+    try:
+        person = approver(app, clock)
+        token = api_token(app, person)
+    finally:
+        app.registry["camauth.engine"].dispose()
+    # the terms of use changed: the owner must agree in a browser first
+    newer = make_app({**ini_settings, "camauth.terms.revision": "2027-01"}, clock)
+    try:
+        refused = tool(newer).get("/api/v1/me", headers=bearer(token), status=403)
+        assert refused.json["error"] == "action_required"
+        assert "agree_terms" in refused.json["message"]
+    finally:
+        newer.registry["camauth.engine"].dispose()
