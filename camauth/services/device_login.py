@@ -253,6 +253,9 @@ def exchange(ctx: Context, *, device_code: str, client_id: str) -> IssuedToken:
         raise GrantError("slow_down", f"Poll at most every {row.interval_seconds} seconds.")
     if row.status == Status.PENDING:
         raise GrantError("authorization_pending", "Waiting for the person to approve.")
+    user = ctx.db.get(User, row.user_id) if row.user_id is not None else None
+    if user is None or not user.is_active:
+        raise GrantError("access_denied", "The account that approved this is not active.")
     # approved: one conditional statement makes the exchange happen at most once
     won = execute_bulk(
         ctx.db,
@@ -262,9 +265,6 @@ def exchange(ctx: Context, *, device_code: str, client_id: str) -> IssuedToken:
     )
     if not won:
         raise GrantError("invalid_grant", "This device code has been used already.")
-    user = ctx.db.get(User, row.user_id) if row.user_id is not None else None
-    if user is None or not user.is_active:
-        raise GrantError("access_denied", "The account that approved this is not active.")
     token, session = sessions.create_session(ctx, user=user, kind=SessionKind.API)
     session.client_id, session.hostname, session.scope = row.client_id, row.hostname, row.scope
     ctx.db.flush()

@@ -4,13 +4,14 @@ security policy as browsers, with their own timeouts, ended like any session."""
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from camauth.models import SessionKind, User, UserStatus
 from camauth.services import accounts, mfa, sessions
 
 from ..conftest import GOOD_PASSWORD, app_context, make_app
 from .conftest import audit_events, create_user, logged_in, session_rows, set_cookie_headers
-from .device_helpers import api_token, approver, bearer, tool
+from .device_helpers import api_token, approver, ask, bearer, poll, tool
 from .two_factor_helpers import log_in_with_code
 
 NEW_PASSWORD = "a quite different passphrase 42"
@@ -194,3 +195,24 @@ def test_a_token_whose_owner_owes_an_action_is_refused_with_the_reason(ini_setti
         assert "agree_terms" in refused.json["message"]
     finally:
         newer.registry["camauth.engine"].dispose()
+
+
+def test_a_token_cannot_approve_device_logins(app, clock):
+    person = approver(app, clock)
+    token = api_token(app, person)
+    grant = ask(tool(app))
+    client = tool(app)
+    for method, path in (("GET", "/device"), ("POST", "/device"), ("POST", "/device/confirm")):
+        body = {"user_code": grant["user_code"], "decision": "approve"}
+        response = client.request(
+            path,
+            method=method,
+            headers=bearer(token),
+            body=urlencode(body).encode() if method == "POST" else b"",
+            content_type="application/x-www-form-urlencoded",
+            status=403,
+        )
+        assert response.json["error"] == "browser_required"
+    assert poll(tool(app), grant["device_code"], status=400).json["error"] == (
+        "authorization_pending"
+    )

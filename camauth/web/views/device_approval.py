@@ -21,6 +21,7 @@ from ...models import DeviceRequestStatus
 from ...services import device_login, user_codes
 from ...services.device_login import display_user_code
 from ..forms import CSRFSchema, form_controls, make_form, stripped
+from ..json_errors import json_error
 from ..navigation import see_other
 from ..reauth import ask_again_unless_recent
 from ..rendering import form_html, render_page
@@ -63,7 +64,11 @@ def _code_page(request: Request, rendered: str, status: int = 200, error: str = 
 
 
 def _not_ready(request: Request, target: str) -> Response | None:
-    """Two-factor set up, and a recent login or re-authentication, or the page for it."""
+    """A browser, two-factor set up, and a recent login or re-authentication, or the
+    page for what is missing. An API token may not approve: a stolen one could
+    otherwise mint more tokens."""
+    if request.session.bearer:
+        return json_error(403, "Approve device logins in a browser.", "browser_required")
     if not request.user.has_two_factor:
         return render_page(
             request,
