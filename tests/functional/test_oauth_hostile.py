@@ -84,6 +84,7 @@ def test_the_client_id_may_come_from_http_basic_authentication(app):
         DEVICE, {"scope": "api"}, headers={"Authorization": "Basic !!!"}, status=401
     )
     refused(garbled, 401, "invalid_client")
+    assert garbled.headers["WWW-Authenticate"] == 'Basic realm="camauth"'
 
 
 @pytest.mark.parametrize(

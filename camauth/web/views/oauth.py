@@ -41,7 +41,11 @@ def _refusal(error: GrantError | OAuthError, *, polling: bool = False) -> Respon
         status = 429
     elif not polling and error.error == "access_denied":
         status = 403
-    return oauth_error_response(error.error, error.message, status)
+    response = oauth_error_response(error.error, error.message, status)
+    if status == 401:
+        # how a client may authenticate (camauth wants only its client_id)
+        response.headers["WWW-Authenticate"] = 'Basic realm="camauth"'
+    return response
 
 
 @view_config(route_name=DEVICE_AUTHORIZATION, request_method="POST", require_csrf=False)
