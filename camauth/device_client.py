@@ -92,10 +92,14 @@ def wait_for_token(
     progress: TextIO | None = None,
 ) -> dict[str, Any]:
     """Poll until approved; :class:`Failure` on denial, expiry or another refusal."""
-    interval = int(grant.get("interval", 5))
+    try:
+        interval = max(1, int(grant.get("interval", 5)))
+        expires_in = int(grant.get("expires_in", 600))
+    except (TypeError, ValueError):
+        raise Failure("the server's answer is not a device grant") from None
     fields = {"grant_type": DEVICE_GRANT, "device_code": grant["device_code"]}
     fields["client_id"] = client_id
-    deadline = time.monotonic() + int(grant.get("expires_in", 600))
+    deadline = time.monotonic() + expires_in
     turn = 0
     while True:
         sleep(interval)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
 
-from ..models import SessionKind, User, WebSession
+from ..models import DeviceRequest, DeviceRequestStatus, SessionKind, User, WebSession
 from ..settings import Settings
 from . import audit, serial
 from .audit import Event
@@ -188,7 +188,8 @@ def create_session(
         kind=kind.value,
         created_at=now,
         last_seen_at=now,
-        authenticated_at=now if user is not None else None,
+        # an API session was approved, not logged into: it never counts as recent proof
+        authenticated_at=now if user is not None and kind is SessionKind.BROWSER else None,
         ip=ctx.origin.ip[:45],
         user_agent=ctx.origin.user_agent[:500],
         # the same form as the web session's change check, so a new row reads as unchanged
@@ -262,13 +263,23 @@ def end_user_sessions(
         if count:
             audit.record(ctx, ended_event(each), target=user, details={"count": count})
         ended += count
+    if kind in (None, SessionKind.API):
+        # an approved device login not yet collected is a token waiting to be issued
+        withdraw_approvals(ctx, DeviceRequest.user_id == user.id)
     return ended
+
+
+def withdraw_approvals(ctx: Context, whose: ColumnElement[bool]) -> None:
+    execute_bulk(
+        ctx.db,
+        update(DeviceRequest)
+        .where(whose, DeviceRequest.status == DeviceRequestStatus.APPROVED.value)
+        .values(status=DeviceRequestStatus.DENIED.value),
+    )
 
 
 def end_all_sessions(ctx: Context) -> int:
-    ended = execute_bulk(ctx.db, delete(WebSession).where(WebSession.user_id.is_not(None)))
-    audit.record(ctx, Event.SESSION_ENDED, details={"count": ended, "all": True})
-    return ended
+    return end_all_other_sessions(ctx, keep_id=None)
 
 
 def live_sessions(ctx: Context, user: User | None = None) -> Sequence[WebSession]:
@@ -367,10 +378,18 @@ def end_own_session(ctx: Context, user: User, session_id: int, *, current_id: in
 
 
 def end_all_other_sessions(ctx: Context, keep_id: int | None) -> int:
-    """End every logged-in session but ``keep_id`` (the administrator's own)."""
-    statement = delete(WebSession).where(WebSession.user_id.is_not(None))
-    if keep_id is not None:
-        statement = statement.where(WebSession.id != keep_id)
-    ended = execute_bulk(ctx.db, statement)
-    audit.record(ctx, Event.SESSION_ENDED, details={"count": ended, "all": True})
+    """End every logged-in session but ``keep_id`` (the administrator's own), and
+    withdraw every approved device login not yet collected."""
+    ended = 0
+    for kind in SessionKind:
+        statement = delete(WebSession).where(
+            WebSession.user_id.is_not(None), WebSession.kind == kind.value
+        )
+        if keep_id is not None:
+            statement = statement.where(WebSession.id != keep_id)
+        count = execute_bulk(ctx.db, statement)
+        if count or kind is SessionKind.BROWSER:  # the order itself is always recorded
+            audit.record(ctx, ended_event(kind), details={"count": count, "all": True})
+        ended += count
+    withdraw_approvals(ctx, DeviceRequest.user_id.is_not(None))
     return ended

@@ -43,17 +43,21 @@ def enter(ctx: Context, user: User, typed: str) -> Outcome:
     since = now - WRONG_CODE_WINDOW
     by_user = _failures(ctx, UserCodeFailure.user_id == user.id, since)
     by_network = _failures(ctx, UserCodeFailure.network == network, since)
-    worst = max(by_user, by_network, key=lambda found: found[0])
-    if worst[0] >= WRONG_CODE_LIMIT:
-        assert worst[1] is not None
-        return TooManyWrongCodes(until=worst[1] + WRONG_CODE_WINDOW)
+    # limited by either count: free again when the later of the two lifts
+    lifts = [
+        oldest + WRONG_CODE_WINDOW
+        for count, oldest in (by_user, by_network)
+        if count >= WRONG_CODE_LIMIT and oldest is not None
+    ]
+    if lifts:
+        return TooManyWrongCodes(until=max(lifts))
     code = device_login.normalise_user_code(typed)
     found = device_login.pending_by_user_code(ctx, code) if code is not None else None
     if found is not None:
         return found
     ctx.db.add(UserCodeFailure(user_id=user.id, network=network, created_at=now))
     ctx.db.flush()
-    tries_left = WRONG_CODE_LIMIT - worst[0] - 1
+    tries_left = WRONG_CODE_LIMIT - max(by_user[0], by_network[0]) - 1
     if tries_left <= 0:
         return TooManyWrongCodes(until=now + WRONG_CODE_WINDOW)
     return WrongCode(tries_left)

@@ -20,6 +20,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from .json_errors import json_error
+from .navigation import commit_anyway
 
 # RFC 6750's b64token; camauth's own tokens are 43 URL-safe characters
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,100}=*")
@@ -70,9 +71,10 @@ def bearer_tween_factory(handler: Handler, registry: Registry) -> Handler:
                 400, "The request carries both a session cookie and a bearer token; send one."
             )
         if request.session.user is None:
-            return json_error(
+            refused = json_error(
                 401, "The bearer token is unknown, expired or malformed.", token_given=True
             )
+            return commit_anyway(refused)  # keeps the deletion of a timed-out row
         return handler(request)
 
     return bearer_tween

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote_plus
 
 from pyramid.request import Request
 from pyramid.response import Response
@@ -104,7 +104,8 @@ def _basic_username(request: Request) -> str | None:
     if scheme.lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        decoded = base64.b64decode(encoded.strip().encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
         raise OAuthError("invalid_client", "The Basic authorization header is malformed.") from None
-    return unquote(decoded.partition(":")[0])
+    # the client id is form-encoded inside the header (RFC 6749 §2.3.1)
+    return unquote_plus(decoded.partition(":")[0])

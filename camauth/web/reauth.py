@@ -19,6 +19,11 @@ from .navigation import see_other
 
 
 def recently_authenticated(request: Request) -> bool:
+    """The password (and code) were entered in this session within reauth_minutes.
+    Never for an API token: nobody typed anything into it, and a stolen one must not
+    make sensitive changes (it would be sent to a page it cannot use)."""
+    if request.session.bearer:
+        return False
     age = request.session.authenticated_age
     limit = timedelta(minutes=app_settings(request.registry).reauth_minutes)
     return age is not None and age < limit

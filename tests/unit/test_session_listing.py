@@ -138,7 +138,10 @@ def test_end_all_other_sessions_keeps_the_one_named_and_anonymous_ones(ctx):
     assert ended == 3
     assert set(ctx.db.scalars(select(WebSession.id))) == {mine.id, anonymous.id}
     [event] = ctx.db.scalars(select(AuditEvent).where(AuditEvent.event == "session_ended"))
-    assert (event.actor_name, event.details) == ("root", {"count": 3, "all": True})
+    assert (event.actor_name, event.details) == ("root", {"count": 2, "all": True})
+    # the API session is recorded as what it was
+    [api] = ctx.db.scalars(select(AuditEvent).where(AuditEvent.event == "api_session_ended"))
+    assert (api.actor_name, api.details) == ("root", {"count": 1, "all": True})
 
 
 def test_end_all_other_sessions_without_one_to_keep_ends_every_logged_in_one(ctx):

@@ -22,7 +22,7 @@ from ...services import device_login, user_codes
 from ...services.device_login import display_user_code
 from ..forms import CSRFSchema, form_controls, make_form, stripped
 from ..json_errors import json_error
-from ..navigation import see_other
+from ..navigation import commit_anyway, see_other
 from ..reauth import ask_again_unless_recent
 from ..rendering import form_html, render_page
 from ..security import VIEW
@@ -108,14 +108,15 @@ def check_code(request: Request) -> Response:
             "Too many wrong codes. You can try again after "
             f"{outcome.until:%H:%M} UTC; start the login on the device again if it has expired."
         )
-        return _code_page(request, form.render(values), 429, message)
+        return commit_anyway(_code_page(request, form.render(values), 429, message))
     if isinstance(outcome, user_codes.WrongCode):
         tries = "1 more try" if outcome.tries_left == 1 else f"{outcome.tries_left} more tries"
         message = (
             f"No device login is waiting for the code {typed[:12]!r}: check it, or start "
             f"again on the device if it has expired. {tries} in the next 10 minutes."
         )
-        return _code_page(request, form.render(values), 400, message)
+        # the wrong code is counted even under a host's commit veto
+        return commit_anyway(_code_page(request, form.render(values), 400, message))
     request.session.put_expiring(CHOSEN, outcome.id, outcome.expires_at)
     return see_other(request.route_path(CONFIRM))
 

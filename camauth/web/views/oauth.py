@@ -17,6 +17,7 @@ from pyramid.view import view_config
 from ...services import device_login
 from ...services.device_login import GrantError
 from ..json_errors import json_error
+from ..navigation import commit_anyway
 from ..oauth_form import (
     OAuthError,
     client_id,
@@ -92,8 +93,9 @@ def token(request: Request) -> Response:
         device_code = text_field(fields, "device_code", required=True)
         issued = device_login.exchange(request.camauth, device_code=device_code, client_id=tool)
     except (OAuthError, GrantError) as error:
-        # every refusal is committed (a poll's time, a grown interval): returned, not raised
-        return _refusal(error, polling=True)
+        # a refusal's writes (a poll's time, a grown interval) are kept: returned, not
+        # raised, and marked for a host's commit veto
+        return commit_anyway(_refusal(error, polling=True))
     return oauth_response(
         {
             "access_token": issued.access_token,
