@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import configparser
 import getpass
+import smtplib
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -30,6 +31,7 @@ from .services.password_policy import PasswordPolicyError
 from .services.passwords import Passwords
 from .settings import database_url, parse_settings
 from .terminal import ProgressBar, printable
+from .web.mail import send_test_mail
 
 
 class CommandError(Exception):
@@ -224,6 +226,17 @@ def cmd_audit(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
         )
 
 
+def cmd_send_test_mail(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    problem = accounts.email_problem(args.address)
+    if problem:
+        raise UsageError(f"{printable(args.address)!r}: {problem}")
+    try:
+        where = send_test_mail(ctx.settings, args.address)
+    except (OSError, smtplib.SMTPException) as error:
+        raise CommandError(f"the test mail could not be sent: {error}") from None
+    print(f"Sent a test mail to {args.address}: {where}.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="camauth", description=__doc__.splitlines()[0])
     parser.add_argument("config_uri", help="the ini file, e.g. development.ini")
@@ -273,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     end.add_argument("username", nargs="?")
     end.add_argument("--all", action="store_true")
     add("cleanup", cmd_cleanup, "delete expired sessions, locks and old failures")
+    test_mail = add("send-test-mail", cmd_send_test_mail, "send a mail to check the mail settings")
+    test_mail.add_argument("address")
     audit_cmd = add("audit", cmd_audit, "show the audit log")
     audit_cmd.add_argument("--user")
     audit_cmd.add_argument("--since")

@@ -84,6 +84,29 @@ def _scopes(key: str, raw: Any) -> tuple[str, ...]:
     return names
 
 
+def _name(key: str, raw: Any) -> str:
+    """A name shown on every page, in mails and in authenticator apps."""
+    value = " ".join(str(raw).split())
+    if not value or len(value) > 60 or not value.isprintable():
+        raise SettingsError(
+            f"{PREFIX}{key}: expected a name of 1 to 60 printable characters, got {raw!r}"
+        )
+    return value
+
+
+def _asset(key: str, raw: Any) -> str:
+    """Where the browser fetches an image: a path on this site (the pages' Content
+    Security Policy allows images from the site itself only)."""
+    value = str(raw).strip()
+    if not value:
+        return ""
+    if not value.startswith("/") or value.startswith("//") or any(c in value for c in '"<> \\'):
+        raise SettingsError(
+            f"{PREFIX}{key}: expected a path on this site such as /static/logo.svg, got {raw!r}"
+        )
+    return value
+
+
 def _origin(key: str, raw: Any) -> str:
     """``https://host[:port]`` (or empty): where the links in mails point."""
     value = str(raw).strip().rstrip("/")
@@ -148,6 +171,9 @@ class Settings:
     mail_account_limit_per_hour: int = 3
     mail_ip_limit_per_hour: int = 10
     public_url: str = ""
+    site_name: str = "camauth"
+    logo_path: str = ""
+    favicon_path: str = ""
     templates_directory: str = ""
     secret: str = ""
 
@@ -161,7 +187,15 @@ class Settings:
 
 def _ini_key(field_name: str) -> str:
     """``lockout_ip_threshold`` -> ``lockout.ip_threshold`` (first word is the section)."""
-    if field_name in {"registration", "reauth_minutes", "public_url", "secret"}:
+    if field_name in {
+        "registration",
+        "reauth_minutes",
+        "public_url",
+        "secret",
+        "site_name",
+        "logo_path",
+        "favicon_path",
+    }:
         return field_name
     section, _, rest = field_name.partition("_")
     return f"{section}.{rest}"
@@ -216,6 +250,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "mail_account_limit_per_hour": _int(1),
     "mail_ip_limit_per_hour": _int(1),
     "public_url": _origin,
+    "site_name": _name,
+    "logo_path": _asset,
+    "favicon_path": _asset,
     "templates_directory": _text,
     "secret": _text,
 }
@@ -253,6 +290,9 @@ def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str] | None = N
                 values[name] = _PARSERS[name](key, environ[variable])
             except SettingsError as error:
                 raise SettingsError(str(error).replace(PREFIX + key, variable, 1)) from None
+    if "mfa_issuer" not in values and "site_name" in values:
+        # authenticator apps list the account under the site's name, unless told otherwise
+        values["mfa_issuer"] = values["site_name"]
     settings = Settings(**values)
     if len(settings.secret) < MIN_SECRET_LENGTH:
         raise SettingsError(

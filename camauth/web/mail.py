@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import threading
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Any, Protocol
 
 from jinja2 import Environment
 from pyramid.config import Configurator
 from pyramid.request import Request
-from pyramid_mailer.mailer import DebugMailer, Mailer
+from pyramid_mailer.mailer import Mailer
 from pyramid_mailer.message import Message
 
 from ..models import User
@@ -79,10 +84,32 @@ class Postman:
             log.exception("could not send mail to %s", ", ".join(message.recipients))
 
 
+FILE_POLICY = default_policy.clone(utf8=True)
+
+
+class FileTransport:
+    """Development's transport: each mail an ``.eml`` file, its body 8-bit UTF-8 (not
+    quoted-printable, as the SMTP transport sends it), so the file reads as text."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send_immediately(self, message: Message, fail_silently: bool = False) -> None:
+        mail = EmailMessage()
+        mail["Subject"] = message.subject
+        mail["From"] = message.sender
+        mail["To"] = ", ".join(message.recipients)
+        mail["Date"] = formatdate(localtime=False)
+        mail.set_content(message.body, charset="utf-8", cte="8bit")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(4)}.eml"
+        # UTF-8 headers and Unix line ends: a file to read, not a wire format
+        (self.directory / name).write_bytes(mail.as_bytes(policy=FILE_POLICY))
+
+
 def make_postman(settings: Settings) -> Postman:
     if settings.mail_transport == "file":
-        directory = Path(settings.mail_directory)
-        return Postman(DebugMailer(str(directory)), background=False)
+        return Postman(FileTransport(Path(settings.mail_directory)), background=False)
     mailer = Mailer(
         host=settings.mail_smtp_host,
         port=settings.mail_smtp_port,
@@ -117,6 +144,34 @@ def site_url(request: Request) -> str:
     return root
 
 
+def sender_address(settings: Settings) -> str:
+    """The From header: the configured address, shown with the site's name unless
+    the setting names someone itself (``Portal <noreply@example.org>``)."""
+    sender = settings.mail_sender
+    return sender if "<" in sender else formataddr((settings.site_name, sender))
+
+
+def compose(settings: Settings, to: str, subject: str, body: str) -> Message:
+    return Message(
+        subject=subject, sender=sender_address(settings), recipients=[mail_address(to)], body=body
+    )
+
+
+def send_test_mail(settings: Settings, to: str) -> str:
+    """Send one mail now, through the configured transport, and say where it went;
+    a failure (a refused connection, a rejected login) raises ``OSError`` or
+    ``smtplib.SMTPException`` for the caller to report."""
+    body = (
+        f"This is a test mail from {settings.site_name}.\n\n"
+        "If you can read it, camauth's mail settings work.\n"
+    )
+    message = compose(settings, to, f"Test mail from {settings.site_name}", body)
+    make_postman(settings).transport.send_immediately(message)
+    if settings.mail_transport == "file":
+        return f"written to {Path(settings.mail_directory).resolve()}"
+    return f"handed to {settings.mail_smtp_host}:{settings.mail_smtp_port}"
+
+
 def send_mail(
     request: Request, to: str, subject: str, template: str, *, deliver: bool = True, **values: Any
 ) -> None:
@@ -128,10 +183,7 @@ def send_mail(
     environment: Environment = request.registry[TEMPLATE_ENV]
     settings = app_settings(request.registry)
     body = environment.get_template(f"mail/{template}").render(site=site_url(request), **values)
-    recipient = mail_address(to)
-    message = Message(
-        subject=subject, sender=settings.mail_sender, recipients=[recipient], body=body
-    )
+    message = compose(settings, to, subject, body)
     postman: Postman = request.registry[POSTMAN]
     if not deliver:
         return

@@ -48,11 +48,13 @@ def _links(request: Request) -> dict[str, str]:
     cache: dict[str, dict[str, str]] = request.registry[_LINKS_CACHE]
     links = cache.get(request.script_name)
     if links is None:
+        settings = request.registry["camauth.settings"]
         static = str(resource_dir("static"))
         links = {
             "bootstrap_css": request.static_path("deform:static/css/bootstrap.min.css"),
             "form_css": request.static_path("deform:static/css/form.css"),
             "camauth_css": request.static_path(f"{static}/camauth.css"),
+            "favicon": settings.favicon_path or request.static_path(f"{static}/favicon.svg"),
             "login": request.route_path("camauth.login"),
             "logout": request.route_path("camauth.logout"),
             "account_password": request.route_path("camauth.account.password"),
@@ -96,6 +98,9 @@ def form_html(rendered: str) -> Markup:
 
 def includeme(config: Configurator) -> None:
     reload_templates = asbool(config.get_settings().get("pyramid.reload_templates", False))
-    override_dir = config.registry["camauth.settings"].templates_directory
-    config.registry[TEMPLATE_ENV] = make_environment(reload_templates, override_dir)
+    settings = config.registry["camauth.settings"]
+    environment = make_environment(reload_templates, settings.templates_directory)
+    # the site's name and logo on every page and in every mail
+    environment.globals["brand"] = {"name": settings.site_name, "logo": settings.logo_path}
+    config.registry[TEMPLATE_ENV] = environment
     config.registry[_LINKS_CACHE] = {}
