@@ -15,6 +15,7 @@ import smtplib
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from plaster import PlasterError
@@ -29,7 +30,7 @@ from .services import accounts, audit, housekeeping, lockout, mfa, sessions
 from .services.context import Context
 from .services.password_policy import PasswordPolicyError
 from .services.passwords import Passwords
-from .settings import database_url, parse_settings
+from .settings import Settings, database_url, parse_settings
 from .terminal import ProgressBar, printable
 from .web.mail import send_test_mail
 
@@ -72,6 +73,23 @@ def cmd_initdb(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
     user, password = created
     print(f"Created administrator {user.username!r}.")
     print(f"One-time password (shown only now; change it at first login): {password}")
+    for line in first_login_steps(ctx.settings):
+        print(line)
+
+
+def first_login_steps(settings: Settings) -> list[str]:
+    """What the first administrator will be asked at the first login, and where the
+    mails of development go, so nothing on the way comes as a surprise."""
+    steps = ["choose a new password"]
+    if settings.terms_revision:
+        steps.append(f"agree to the terms of use (revision {settings.terms_revision})")
+    if settings.mfa_required_for in ("admins", "all"):
+        steps.append("set up an authenticator app (two-factor is required for administrators)")
+    lines = ["At the first login you will be asked to: " + "; ".join(steps) + "."]
+    if settings.mail_transport == "file":
+        folder = Path(settings.mail_directory).resolve()
+        lines.append(f"Mails are not sent: each is written to a file in {folder}.")
+    return lines
 
 
 def cmd_create_user(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:

@@ -54,6 +54,10 @@ def test_initdb_creates_the_admin_and_shows_its_password_once(ini, camauth, serv
     password = match.group(1)
     admin = user_state(service, "admin")
     assert admin.is_admin and admin.must_change_password
+    assert (
+        "At the first login you will be asked to: choose a new password; "
+        "set up an authenticator app (two-factor is required for administrators)."
+    ) in out
     with service() as ctx:
         assert ctx.passwords.verify(admin.password_hash, password).ok
 
@@ -258,3 +262,20 @@ def test_audit_filters_by_user_and_time(ini, camauth, service):
     code, out, err = camauth(ini, "audit", "--since", "last tuesday")
     assert code == 2  # a usage error
     assert "--since" in one_line(err)
+
+
+def test_initdb_names_the_terms_and_where_mails_go(tmp_path, camauth):
+    ini = write_ini(
+        tmp_path / "dev.ini",
+        f"sqlite:///{tmp_path / 'dev.sqlite'}",
+        **{
+            "camauth.terms.revision": "2026-01",
+            "camauth.mfa.required_for": "none",
+            "camauth.mail.transport": "file",
+            "camauth.mail.directory": str(tmp_path / "mail"),
+        },
+    )
+    code, out, err = camauth(ini, "initdb")
+    assert (code, err) == (0, "")
+    assert ("asked to: choose a new password; agree to the terms of use (revision 2026-01).") in out
+    assert f"each is written to a file in {(tmp_path / 'mail').resolve()}" in out
