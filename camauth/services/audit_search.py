@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from ..models import AuditEvent, User
+from . import plain_words
 from .audit import Event
 from .context import Context
 from .paging import Cursor, Page, keyset_page
@@ -99,6 +100,7 @@ CURSOR_TYPES = (datetime, int)
 CSV_HEADER = [
     "time",
     "event",
+    "what",
     "actor",
     "target",
     "ip",
@@ -124,6 +126,7 @@ def export_rows(ctx: Context, criteria: AuditFilter, batch: int = 1000) -> Itera
         cells = [
             event.created_at.isoformat(),
             event.event,
+            plain_words.event_words(event.event),
             event.actor_name,
             event.target_name,
             event.ip,

@@ -17,6 +17,7 @@ from pyramid.response import Response
 from pyramid.settings import asbool
 
 from ..resources import resource_dir
+from ..services import plain_words
 from .navigation import home_path
 
 TEMPLATE_ENV = "camauth.templates"
@@ -39,6 +40,11 @@ def make_environment(reload_templates: bool = False, override_dir: str = "") -> 
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # machine names in words a person reads (services/plain_words.py)
+    environment.filters["event_words"] = plain_words.event_words
+    environment.filters["failure_words"] = plain_words.failure_words
+    environment.filters["user_agent_summary"] = plain_words.user_agent_summary
+    environment.globals["untrusted_clients"] = plain_words.UNTRUSTED_CLIENTS
     return environment
 
 

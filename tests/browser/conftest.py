@@ -125,6 +125,8 @@ class Problems:
             self.found.append(f"console: {text}")
 
     def _failed(self, request: Request) -> None:
+        if "favicon" in request.url and request.failure == "net::ERR_ABORTED":
+            return  # the browser drops a favicon still loading when the page moves on
         self.found.append(f"request failed: {request.url} {request.failure}")
 
     def _response(self, response: Response) -> None:

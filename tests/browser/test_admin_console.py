@@ -346,8 +346,14 @@ def test_an_administrator_creates_a_user_and_unlocks_them(
     console_menu(admin, "Audit log")
     expect_heading(admin, "Audit log")
     audit = admin.locator("#audit")
-    for event in ("login_success", "unlock", "lockout", "user_edited", "user_created"):
-        expect(audit.get_by_role("cell", name=event, exact=True).first).to_be_visible()
+    for words in (
+        "Logged in",
+        "Unlocked",
+        "Locked out after wrong passwords",
+        "Account details changed",
+        "Account created",
+    ):
+        expect(audit.get_by_role("cell", name=words, exact=True).first).to_be_visible()
     screenshot(admin, "admin-audit.png")
 
     assert csp_violations(user) == []

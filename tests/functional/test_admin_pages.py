@@ -268,7 +268,7 @@ def test_sessions_page_lists_every_live_session(console, root, clock):
     page = admin.get(SESSIONS, status=200)
     rows = table_rows(page, "sessions")
     assert {row[0]: row[1:4] for row in rows} == {
-        "root you, here": ["browser", "192.0.2.10", ""],
+        "root you, here": ["browser", "192.0.2.10", "unknown"],
         "bob": ["api", "198.51.100.2", "backup-tool on nas.example.org camauth-cli/2.0"],
         "alice": ["browser", "198.51.100.1", "AliceFox/1.0"],
     }
@@ -373,7 +373,23 @@ def filter_audit(admin: webtest.TestApp, status: int = 200, **values: str) -> An
 
 
 def audit_rows(page: webtest.TestResponse) -> list[list[str]]:
-    return table_rows(page, "audit")
+    """The audit table's rows, the event as its machine name (the title of the words
+    shown, which test_events_are_shown_in_words checks)."""
+    rows = table_rows(page, "audit")
+    names = [
+        span["title"] for span in page.html.select("table#audit tbody tr td:nth-of-type(2) span")
+    ]
+    return [[row[0], name, *row[2:]] for row, name in zip(rows, names, strict=True)]
+
+
+def test_events_are_shown_in_words_with_the_machine_name_on_hover(console, history):
+    page = admin_browser(console).get(AUDIT, status=200)
+    shown = [row[1] for row in table_rows(page, "audit")]
+    assert {"Logged in", "Account created", "Failed login"} <= set(shown)
+    names = [row[1] for row in audit_rows(page)]
+    assert shown[names.index("login_success")] == "Logged in"
+    option = page.html.select_one('#audit-event option[value="device_login_reported"]')
+    assert option.get_text() == "Device login reported as suspicious"
 
 
 @pytest.fixture
@@ -548,14 +564,15 @@ def test_csv_export_of_the_filtered_rows(console, history):
     assert 'filename="camauth-audit-' in disposition
     assert exported.headers["Cache-Control"] == "no-store"
     rows = read_csv(exported)
-    assert rows[0] == ["time", "event", "actor", "target", "ip", "user_agent", "details"]
-    assert [(row[1], row[3]) for row in rows[1:]] == [
-        ("user_created", "bob"),
-        ("user_created", "alice"),
-        ("user_created", ADMIN),
+    header = ["time", "event", "what", "actor", "target", "ip", "user_agent", "details"]
+    assert rows[0] == header
+    assert [(row[1], row[2], row[4]) for row in rows[1:]] == [
+        ("user_created", "Account created", "bob"),
+        ("user_created", "Account created", "alice"),
+        ("user_created", "Account created", ADMIN),
     ]
     assert rows[1][0] == "2026-01-05T11:00:00+00:00"
-    assert json.loads(rows[1][6]) == {"is_admin": False, "status": "active"}
+    assert json.loads(rows[1][7]) == {"is_admin": False, "status": "active"}
     [exported_event] = audit_events(console, "audit_exported")
     assert exported_event.actor_name == ADMIN
     assert exported_event.details == {"event": "user_created", "since": "2026-01-05T08:00"}
@@ -567,10 +584,10 @@ def test_csv_export_neutralises_formulas(console, root):
     fail_login(console, "plain", agent="+1+1")
     admin = admin_browser(console)
     rows = read_csv(admin.get(AUDIT_CSV, params={"event": "login_failure"}, status=200))
-    cells = {row[3]: row for row in rows[1:]}
-    assert cells["'-2"][5] == "'=cmd|' /C calc'!A0"
-    assert cells["'@sum"][5] == "'@SUM(1+1)*cmd|' /C calc'!A0"
-    assert cells["plain"][5] == "'+1+1"
+    cells = {row[4]: row for row in rows[1:]}
+    assert cells["'-2"][6] == "'=cmd|' /C calc'!A0"
+    assert cells["'@sum"][6] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert cells["plain"][6] == "'+1+1"
     for row in rows[1:]:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
@@ -712,7 +729,7 @@ def test_audit_finds_a_deleted_users_events_by_name(console, history):
         ], typed
     # and the export of them says the same
     rows = read_csv(admin.get(AUDIT_CSV, params={"user": "Alice"}, status=200))
-    assert [(row[1], row[3]) for row in rows[1:]] == [
+    assert [(row[1], row[4]) for row in rows[1:]] == [
         ("user_deleted", "alice"),
         ("login_success", "alice"),
         ("user_created", "alice"),

@@ -232,7 +232,7 @@ def test_export_has_the_header_and_every_row_newest_first(ctx, clock):
         record(ctx, Event.LOGOUT, target_name=f"n{number}")
     rows = exported(ctx, batch=2)
     assert rows[0] == CSV_HEADER
-    assert [row[3] for row in rows[1:]] == [f"n{n}" for n in range(6, -1, -1)]
+    assert [row[4] for row in rows[1:]] == [f"n{n}" for n in range(6, -1, -1)]
     assert all(len(row) == len(CSV_HEADER) for row in rows)
 
 
@@ -246,6 +246,7 @@ def test_export_cells_hold_the_events_fields(ctx, clock):
     assert cells == {
         "time": clock().isoformat(),
         "event": "user_edited",
+        "what": "Account details changed",
         "actor": "root",
         "target": "bob",
         "ip": "192.0.2.10",
@@ -261,8 +262,8 @@ def test_export_neutralises_formulas_typed_by_visitors(ctx):
     lockout.record_failure(hostile, "-2+3")
     ctx.db.commit()
     rows = exported(ctx, AuditFilter(event="login_failure"))[1:]
-    assert [row[3] for row in rows] == ["'-2+3", "'@evil"]
-    assert all(row[5] == "'" + hostile.origin.user_agent for row in rows)
+    assert [row[4] for row in rows] == ["'-2+3", "'@evil"]
+    assert all(row[6] == "'" + hostile.origin.user_agent for row in rows)
     # a spreadsheet reading the file sees text starting with a quote, never a formula
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
