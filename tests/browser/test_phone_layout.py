@@ -1,0 +1,117 @@
+"""Every page on a 390 px phone: no horizontal scrolling (``scrollWidth <=
+innerWidth``), the menu reachable without script, and a screenshot of each page
+at phone and laptop width in docs/screenshots/ (phone-*.png, desktop-*.png)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from camauth.models import SessionKind
+from camauth.services import accounts, lockout, sessions
+from camauth.services.context import Origin
+
+from ..conftest import GOOD_PASSWORD, app_context
+from .conftest import LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 900}
+LONG_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0 SomeToolbar/1.2.3.4.5.6.7.8.9"
+)
+PUBLIC = ["/login", "/password/forgot"]
+PERSONAL = ["/", "/account/password", "/account/two-factor", "/account/sessions", "/device"]
+CONSOLE = [
+    "/admin",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/users/{alice}",
+    "/admin/lockouts",
+    "/admin/sessions",
+    "/admin/audit",
+]
+
+
+def fill_database(server: LiveServer) -> int:
+    """Rows with long values, the kind that push a page wider than a phone."""
+    ctx = app_context(server.app)
+    try:
+        alice = accounts.create_user(
+            ctx,
+            "alice-with-a-rather-long-username",
+            password=GOOD_PASSWORD,
+            email="alice.with.a.long.address@research-institute.example.org",
+            full_name="Alice Example-Longname",
+        )
+        accounts.create_user(ctx, "root", password=GOOD_PASSWORD, is_admin=True)
+        for ip in ("2001:db8:1234:5678:9abc:def0:1234:5678", "203.0.113.77"):
+            visitor = replace(ctx, origin=Origin(ip=ip, user_agent=LONG_AGENT))
+            lockout.record_failure(visitor, "someone-typed-a-very-long-username-here")
+        _, row = sessions.create_session(ctx, user=alice, kind=SessionKind.API)
+        row.client_id, row.hostname = "backup-tool-with-long-name", "nas-01.storage.example.org"
+        row.user_agent = LONG_AGENT
+        ctx.db.commit()
+        return alice.id
+    finally:
+        ctx.db.close()
+
+
+def log_in(page: Page, username: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(GOOD_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).not_to_have_url(re.compile(r"/login"))
+
+
+def check(page: Page, path: str, name: str, prefix: str = "phone") -> str | None:
+    page.goto(path)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    inner = page.evaluate("window.innerWidth")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{prefix}-{name}.png"), full_page=True)
+    return None if width <= inner else f"{path}: {width} px wide in a {inner} px window"
+
+
+def screenshot_name(path: str) -> str:
+    return path.strip("/").replace("/", "-").replace("{alice}", "user") or "home"
+
+
+def test_no_page_scrolls_sideways_on_a_phone(browser: Browser, live_server: LiveServer) -> None:
+    alice = fill_database(live_server)
+    wide: list[str] = []
+    visitor = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    page = visitor.new_page()
+    for path in PUBLIC:
+        wide.append(check(page, path, screenshot_name(path)))
+    admin = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    page = admin.new_page()
+    log_in(page, "root")
+    for path in PERSONAL + CONSOLE:
+        wide.append(check(page, path.format(alice=alice), screenshot_name(path)))
+    # the menu is one tap away and needs no script
+    page.goto("/")
+    expect(page.get_by_role("link", name="My sessions")).to_be_hidden()
+    page.get_by_text("Menu").click()
+    expect(page.get_by_role("link", name="My sessions")).to_be_visible()
+    # the same pages on a laptop, for the screenshots side by side (a login there
+    # ends the phone's session: one interactive session per user)
+    laptop = browser.new_context(base_url=live_server.url, viewport=LAPTOP)
+    page_wide = laptop.new_page()
+    for path in PUBLIC:
+        wide.append(check(page_wide, path, screenshot_name(path), "desktop"))
+    log_in(page_wide, "root")
+    for path in PERSONAL + CONSOLE:
+        wide.append(check(page_wide, path.format(alice=alice), screenshot_name(path), "desktop"))
+    laptop.close()
+    assert [problem for problem in wide if problem] == []
+    visitor.close()
+    admin.close()
