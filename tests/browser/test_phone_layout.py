@@ -1,6 +1,8 @@
 """Every page on a 390 px phone: no horizontal scrolling (``scrollWidth <=
 innerWidth``), the menu reachable without script, and a screenshot of each page
-at phone and laptop width in docs/screenshots/ (phone-*.png, desktop-*.png)."""
+at phone and laptop width in docs/screenshots/ (phone-*.png, desktop-*.png).
+axe-core checks each page at both widths, logged out and in: no serious or
+critical accessibility violation."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from camauth.models import SessionKind
@@ -72,8 +75,25 @@ def log_in(page: Page, username: str) -> None:
     expect(page).not_to_have_url(re.compile(r"/login"))
 
 
+ACCESSIBILITY: list[str] = []
+AXE = Axe()
+SERIOUS = ("serious", "critical")
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    results = AXE.run(page)
+    return [
+        f"{page.url}: {violation['id']} ({violation['impact']}): "
+        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+        if violation["impact"] in SERIOUS
+    ]
+
+
 def check(page: Page, path: str, name: str, prefix: str = "phone") -> str | None:
     page.goto(path)
+    ACCESSIBILITY.extend(accessibility_problems(page))
     width = page.evaluate("document.documentElement.scrollWidth")
     inner = page.evaluate("window.innerWidth")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -113,5 +133,6 @@ def test_no_page_scrolls_sideways_on_a_phone(browser: Browser, live_server: Live
         wide.append(check(page_wide, path.format(alice=alice), screenshot_name(path), "desktop"))
     laptop.close()
     assert [problem for problem in wide if problem] == []
+    assert ACCESSIBILITY == []
     visitor.close()
     admin.close()
