@@ -41,7 +41,25 @@ _SCORE_WORDS = {0: "very easy", 1: "easy", 2: "fairly easy", 3: "hard", 4: "very
 
 
 class PasswordPolicyError(ValueError):
-    """A new password is refused; the message tells the person what to do."""
+    """A new password is refused; the message tells the person what to do, and
+    ``score`` how hard it would be to guess (zxcvbn's 0 to 4) when that was judged."""
+
+    def __init__(self, message: str, score: int | None = None) -> None:
+        super().__init__(message)
+        self.score = score
+
+
+def rules(settings: Settings) -> str:
+    """What a new password must be, said before the first try."""
+    return (
+        f"At least {settings.password_min_length} characters, not your username or email "
+        "address, not a commonly used password, and hard to guess. A few unrelated words "
+        "make a long password that is easy to remember."
+    )
+
+
+def strength_words(score: int) -> str:
+    return f"{_SCORE_WORDS[score]} to guess"
 
 
 def _personal_words(username: str, email: str | None, full_name: str) -> list[str]:
@@ -110,11 +128,12 @@ def check_new_password(
     if _is_common(result):
         raise PasswordPolicyError(
             "This password is on lists of commonly used and leaked passwords, so attackers "
-            "try it first. Choose another: a few unrelated words work well."
+            "try it first. Choose another: a few unrelated words work well.",
+            score=0,
         )
     score = int(result["score"])
     if score < settings.password_min_score:
         advice = _advice(result) or "Add another word or two; uncommon words are better."
         raise PasswordPolicyError(
-            f"This password would be {_SCORE_WORDS[score]} to guess. {advice}"
+            f"This password would be {_SCORE_WORDS[score]} to guess. {advice}", score=score
         )

@@ -15,6 +15,7 @@ import deform
 from pyramid.request import Request
 
 from ..services.accounts import email_problem, username_problem
+from ..services.password_policy import rules as password_rules
 from ..settings import Settings
 from .context import app_settings
 from .navigation import safe_next
@@ -114,13 +115,39 @@ def _new_passwords_match(node: colander.SchemaNode, value: dict[str, Any]) -> No
 
 
 def _add_new_password_pair(schema: colander.SchemaNode, settings: Settings) -> None:
-    schema.add(password_node("new_password", "New password", "new-password", settings))
+    new_password = password_node("new_password", "New password", "new-password", settings)
+    new_password.description = password_rules(settings)  # shown before the first try
+    schema.add(new_password)
     schema.add(password_node("confirm_password", "Confirm new password", "new-password", settings))
+
+
+@colander.deferred
+def _own_username(node: colander.SchemaNode, kw: dict[str, Any]) -> str:
+    user = kw["request"].user
+    return str(user.username) if user is not None else ""
+
+
+def account_username_node() -> colander.SchemaNode:
+    """The account's username, not to be typed: a password manager saving the new
+    password reads which account it belongs to from it. Ignored when posted."""
+    return colander.SchemaNode(
+        colander.String(),
+        name="username",
+        default=_own_username,
+        missing="",
+        # a text input (a type=hidden one is ignored by password managers), not shown:
+        # deform leaves a widget marked hidden without label or wrapper
+        widget=deform.widget.TextInputWidget(
+            hidden=True,
+            attributes={"autocomplete": "username", "readonly": "readonly", "hidden": "hidden"},
+        ),
+    )
 
 
 def change_password_schema(request: Request) -> colander.SchemaNode:
     settings = app_settings(request.registry)
     schema = CSRFSchema(validator=_new_passwords_match)
+    schema.add(account_username_node())
     schema.add(password_node("current_password", "Current password", "current-password", settings))
     _add_new_password_pair(schema, settings)
     schema.add(next_node())

@@ -17,7 +17,7 @@ from pyramid.response import Response
 from pyramid.settings import asbool
 
 from ..resources import resource_dir
-from ..services import plain_words
+from ..services import password_policy, plain_words
 from .navigation import home_path
 
 TEMPLATE_ENV = "camauth.templates"
@@ -45,6 +45,7 @@ def make_environment(reload_templates: bool = False, override_dir: str = "") -> 
     environment.filters["failure_words"] = plain_words.failure_words
     environment.filters["user_agent_summary"] = plain_words.user_agent_summary
     environment.globals["untrusted_clients"] = plain_words.UNTRUSTED_CLIENTS
+    environment.filters["strength_words"] = password_policy.strength_words
     return environment
 
 

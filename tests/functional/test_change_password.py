@@ -414,3 +414,43 @@ def test_stolen_session_guessing_locks_untrusted_logins(locking_app):
     fresh_owner.set_cookie(DEVICE_COOKIE, owner.cookies[DEVICE_COOKIE])
     assert location(submit_login(fresh_owner, "alice", GOOD_PASSWORD)) == "/"
     assert location(submit_change(fresh_owner, GOOD_PASSWORD, NEW_PASSWORD)) == "/"
+
+
+# --- helping the person choose (rules first, strength after a try, password managers) ------
+
+
+def test_the_rules_are_shown_before_the_first_try(app, alice):
+    page = logged_in(app).get("/account/password", status=200)
+    help_text = page.html.select_one("#change-password").get_text(" ", strip=True)
+    assert "At least 12 characters, not your username or email address" in help_text
+    assert page.html.select_one("#password-strength") is None  # nothing tried yet
+
+
+def test_a_weak_password_is_answered_with_its_strength(app, alice):
+    page = submit_change(logged_in(app), GOOD_PASSWORD, "qwertyuiopasdf", status=400)
+    meter = page.html.select_one("#password-strength meter")
+    assert meter is not None and meter["max"] == "4"
+    shown = page.html.select_one("#password-strength").get_text(" ", strip=True)
+    assert f"({meter['value']} of 4)" in shown
+    assert "to guess" in shown
+
+
+def test_a_password_manager_learns_which_account_the_new_password_is_for(app, alice):
+    page = logged_in(app).get("/account/password", status=200)
+    field = page.html.select_one('#change-password input[name="username"]')
+    assert (field["value"], field["autocomplete"], field.get("type")) == (
+        "alice",
+        "username",
+        "text",
+    )
+    assert field.has_attr("hidden") and field.has_attr("readonly")
+    new = page.html.select_one('input[name="new_password"]')
+    current = page.html.select_one('input[name="current_password"]')
+    assert (current["autocomplete"], new["autocomplete"]) == ("current-password", "new-password")
+    # what is posted in it changes nothing: the account is the logged-in one
+    form = page.forms["change-password"]
+    form["username"] = "root"
+    form["current_password"] = GOOD_PASSWORD
+    form["new_password"] = form["confirm_password"] = NEW_PASSWORD
+    assert form.submit("submit", status=303)
+    assert get_user(app, alice).password_changed_at is not None

@@ -34,7 +34,13 @@ def _password_form(request: Request) -> deform.Form:
     )
 
 
-def _page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
+def _page(
+    request: Request,
+    rendered: str,
+    status: int = 200,
+    error: str = "",
+    strength: int | None = None,
+) -> Response:
     settings = app_settings(request.registry)
     expired = password_expired(settings, request.registry["camauth.clock"], request.user)
     return render_page(
@@ -45,6 +51,7 @@ def _page(request: Request, rendered: str, status: int = 200, error: str = "") -
         error=error,
         expired=expired,
         max_age_days=settings.password_max_age_days,
+        strength=strength,
     )
 
 
@@ -95,7 +102,8 @@ def change_password_submit(request: Request) -> Response:
         )
     except (AccountError, PasswordPolicyError) as refused:
         blank = {"next": values["next"]}
-        return commit_anyway(_page(request, form.render(blank), 400, str(refused)))
+        strength = getattr(refused, "score", None)
+        return commit_anyway(_page(request, form.render(blank), 400, str(refused), strength))
     session.login(user)  # a fresh token for the session that changed the password
     # the change voided every device cookie; this browser has just proved the
     # password, so it stays a known device (with a new cookie)

@@ -74,7 +74,12 @@ def _reset_form(request: Request, token: str) -> deform.Form:
 
 
 def _reset_page(
-    request: Request, username: str, rendered: str, status: int = 200, error: str = ""
+    request: Request,
+    username: str,
+    rendered: str,
+    status: int = 200,
+    error: str = "",
+    strength: int | None = None,
 ) -> Response:
     return render_page(
         request,
@@ -83,6 +88,7 @@ def _reset_page(
         username=username,
         form=form_html(rendered),
         error=error,
+        strength=strength,
     )
 
 
@@ -114,7 +120,7 @@ def reset_submit(request: Request) -> Response:
     except LinkError as problem:
         return link_problem_page(request, problem, RESET)
     except PasswordPolicyError as refused:
-        return _reset_page(request, user.username, form.render(), 400, str(refused))
+        return _reset_page(request, user.username, form.render(), 400, str(refused), refused.score)
     send_password_changed(request, user)
     login = request.route_path("camauth.login", _query={"notice": "password-changed"})
     return see_other(login)

@@ -35,13 +35,20 @@ def _form(request: Request) -> deform.Form:
     return make_form(register_schema(request), "Register", "register", request.route_path(REGISTER))
 
 
-def _page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
+def _page(
+    request: Request,
+    rendered: str,
+    status: int = 200,
+    error: str = "",
+    strength: int | None = None,
+) -> Response:
     return render_page(
         request,
         "register.html",
         status=status,
         form=form_html(rendered),
         error=error,
+        strength=strength,
         sent=request.GET.get("sent") == "1",
     )
 
@@ -91,7 +98,8 @@ def register_submit(request: Request) -> Response:
         return too_many_requests_page(request, refused)
     except (AccountError, PasswordPolicyError) as refused:
         # committed: the refusal counts towards the address's limit
-        return commit_anyway(_page(request, form.render(kept), 400, str(refused)))
+        strength = getattr(refused, "score", None)
+        return commit_anyway(_page(request, form.render(kept), 400, str(refused), strength))
     except IntegrityError:
         # another registration took the name or address between our check and insert
         request.tm.doom()
