@@ -126,33 +126,90 @@ class HourCount:
     failures: int
 
 
-def failures_per_hour(ctx: Context, hours: int = 24) -> list[HourCount]:
-    """Login failures in each of the last ``hours`` whole hours, the current one last.
+@dataclass(frozen=True)
+class Bucket:
+    """Failures in one slice of time, for usernames that exist and that do not."""
+
+    start: datetime
+    end: datetime
+    known: int
+    unknown: int
+
+    @property
+    def failures(self) -> int:
+        return self.known + self.unknown
+
+
+# what the dashboard offers: how far back, and how wide each bar is
+PERIODS = {
+    "24h": (timedelta(hours=24), timedelta(hours=1)),
+    "7d": (timedelta(days=7), timedelta(hours=6)),
+    "30d": (timedelta(days=30), timedelta(days=1)),
+}
+
+
+def failures_over(ctx: Context, period: str = "24h") -> list[Bucket]:
+    """Login failures in each slice of ``period``, the current slice last.
 
     Counted in the database (one grouped query on the created_at index), so an
     attack of a million failures costs no more memory than a quiet day.
     """
-    now = ctx.clock()
-    current_hour = now.replace(minute=0, second=0, microsecond=0)
-    start = current_hour - timedelta(hours=hours - 1)
-    bucket = _hours_since(ctx, start)
-    query = (
-        select(bucket, func.count())
-        .where(LoginFailure.created_at >= start, LoginFailure.created_at <= now)
-        .group_by(bucket)
-    )
-    counted = {int(index): count for index, count in ctx.db.execute(query).all()}
+    span, width = PERIODS[period]
+    count = int(span / width)
+    start = _slice_start(ctx.clock(), width) - width * (count - 1)
+    counted = _counted(ctx, start, width)
     return [
-        HourCount(start + timedelta(hours=index), counted.get(index, 0)) for index in range(hours)
+        Bucket(
+            start + width * index,
+            start + width * (index + 1),
+            counted.get((index, True), 0),
+            counted.get((index, False), 0),
+        )
+        for index in range(count)
     ]
 
 
-def _hours_since(ctx: Context, start: datetime) -> Any:
-    """SQL for the whole hours between ``start`` and a failure."""
+def _slice_start(moment: datetime, width: timedelta) -> datetime:
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    if width >= timedelta(days=1):
+        return hour.replace(hour=0)
+    hours = int(width.total_seconds()) // 3600
+    return hour.replace(hour=hour.hour - hour.hour % hours)
+
+
+def failures_per_hour(ctx: Context, hours: int = 24) -> list[HourCount]:
+    """Login failures in each of the last ``hours`` whole hours, the current one last."""
+    width = timedelta(hours=1)
+    start = _slice_start(ctx.clock(), width) - width * (hours - 1)
+    counted = _counted(ctx, start, width)
+    return [
+        HourCount(
+            start + width * index, counted.get((index, True), 0) + counted.get((index, False), 0)
+        )
+        for index in range(hours)
+    ]
+
+
+def _counted(ctx: Context, start: datetime, width: timedelta) -> dict[tuple[int, bool], int]:
+    """Failures since ``start`` by (slice number, whether the username exists)."""
+    bucket = _slices_since(ctx, start, width)
+    query = (
+        select(bucket, LoginFailure.user_exists, func.count())
+        .where(LoginFailure.created_at >= start, LoginFailure.created_at <= ctx.clock())
+        .group_by(bucket, LoginFailure.user_exists)
+    )
+    return {
+        (int(index), bool(exists)): number for index, exists, number in ctx.db.execute(query).all()
+    }
+
+
+def _slices_since(ctx: Context, start: datetime, width: timedelta) -> Any:
+    """SQL for the number of whole ``width`` slices between ``start`` and a failure."""
+    seconds_per_slice = int(width.total_seconds())
     if ctx.db.get_bind().dialect.name == "postgresql":
         elapsed = func.extract("epoch", LoginFailure.created_at - start)
-        return func.floor(elapsed / 3600)
+        return func.floor(elapsed / seconds_per_slice)
     # SQLite keeps naive UTC text, which strftime('%s') reads as UTC; whole seconds
-    # and integer division, so an hour's first failure is not put in the hour before
+    # and integer division, so a slice's first failure is not put in the slice before
     seconds = cast(func.strftime("%s", LoginFailure.created_at), Integer) - int(start.timestamp())
-    return seconds.self_group().op("/")(3600)
+    return seconds.self_group().op("/")(seconds_per_slice)

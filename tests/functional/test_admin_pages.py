@@ -672,26 +672,71 @@ def test_dashboard_chart_counts_failures_per_hour(console, root, clock):
     assert clock.now == day.replace(day=6, hour=9, minute=30)
     admin = admin_browser(console)
     page = admin.get("/admin", status=200)
-    bars = page.html.select("svg.chart rect[data-count]")
+    bars = page.html.select("svg.chart rect.chart-unknown")
     assert len(bars) == 24
     counts = [int(bar["data-count"]) for bar in bars]
     expected = [0] * 24
     expected[0], expected[1], expected[11], expected[23] = 2, 3, 4, 3
     assert counts == expected
-    titles = [title.get_text() for title in page.html.select("svg.chart g.chart-bar title")]
-    assert titles[0] == "10:00-11:00 UTC: 2 failures"
-    assert titles[23] == "09:00-10:00 UTC: 3 failures"
-    assert "(12 in all, per hour, UTC)" in page.text
+    assert {bar["data-count"] for bar in page.html.select("svg.chart rect.chart-known")} == {"0"}
+    titles = [title.get_text() for title in page.html.select("svg.chart a.chart-bar title")]
+    assert titles[0] == (
+        "2026-01-05 10:00-11:00 UTC: 2 failed logins (0 for existing usernames, 2 for unknown ones)"
+    )
+    assert titles[23].startswith("2026-01-06 09:00-10:00 UTC: 3 failed logins")
+    assert "(12 in all, UTC)" in page.text
     # the tallest bar reaches the top of the scale; the empty ones have no height
     heights = [float(bar["height"]) for bar in bars]
     assert heights[11] == max(heights) and heights[2] == 0.0
     assert heights[0] == pytest.approx(heights[11] / 2, abs=0.2)
+    # round ticks, the current hour named, each bar a link to its failures in the audit log
+    ticks = [text.get_text() for text in page.html.select("svg.chart > text.chart-label")]
+    assert ticks == ["0", "1", "2", "3", "4"]
+    assert page.html.select_one("svg.chart text.chart-now").get_text() == "now"
+    link = page.html.select("svg.chart a.chart-bar")[11]["href"]
+    assert link == (
+        "/admin/audit?event=login_failure&since=2026-01-05T21%3A00&until=2026-01-05T22%3A00"
+    )
+    shown = table_rows(admin.get(link, status=200), "audit")
+    assert len(shown) == 4
+
+
+def test_dashboard_chart_stacks_existing_on_unknown_usernames_over_7_and_30_days(
+    console, root, clock
+):
+    create_user(console, "alice")
+    for _ in range(3):
+        fail_login(console, "alice")
+    for _ in range(5):
+        fail_login(console, "nobody")
+    admin = admin_browser(console)
+    for period, bars in (("7d", 28), ("30d", 30)):
+        page = admin.get("/admin", params={"period": period}, status=200)
+        known = [int(r["data-count"]) for r in page.html.select("svg.chart rect.chart-known")]
+        unknown = [int(r["data-count"]) for r in page.html.select("svg.chart rect.chart-unknown")]
+        assert (len(known), known[-1], unknown[-1], sum(known) + sum(unknown)) == (bars, 3, 5, 8)
+        current = page.html.select_one('nav[aria-label="Period of the chart"] [aria-current]')
+        assert current["href"] == f"/admin?period={period}"
+        ticks = [int(t.get_text()) for t in page.html.select("svg.chart > text.chart-label")]
+        assert ticks == [0, 2, 4, 6, 8]
+        last = page.html.select("svg.chart a.chart-bar")[-1]
+        known_rect = last.select_one("rect.chart-known")
+        unknown_rect = last.select_one("rect.chart-unknown")
+        # stacked: the existing usernames' part sits on the unknown ones'
+        top_of_unknown = float(unknown_rect["y"])
+        assert float(known_rect["y"]) + float(known_rect["height"]) == pytest.approx(
+            top_of_unknown, abs=0.2
+        )
+    odd = admin.get("/admin", params={"period": "1y"}, status=200)
+    assert len(odd.html.select("svg.chart a.chart-bar")) == 24
 
 
 def test_dashboard_chart_on_a_quiet_day(console, root):
     page = admin_browser(console).get("/admin", status=200)
-    counts = [int(bar["data-count"]) for bar in page.html.select("svg.chart rect[data-count]")]
+    counts = [int(bar["data-count"]) for bar in page.html.select("svg.chart rect.chart-unknown")]
     assert counts == [0] * 24
+    ticks = [text.get_text() for text in page.html.select("svg.chart > text.chart-label")]
+    assert ticks == ["0", "1", "2", "3", "4"]
 
 
 def test_lockouts_show_device_locks_and_unlock_clears_both_kinds(console, root, clock):
