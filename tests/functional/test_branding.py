@@ -89,3 +89,10 @@ def test_an_explicit_issuer_wins_over_the_site_name():
         environ={},
     )
     assert settings.mfa_issuer == "X"
+
+
+def test_every_page_starts_with_a_link_past_the_menu(app):
+    page = browser(app).get("/login", status=200)
+    first = page.html.body.find("a")
+    assert (first.get_text(), first["href"]) == ("Skip to content", "#content")
+    assert page.html.select_one("main#content") is not None
