@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select, update
 
-from ..models import DeviceRequest, DeviceRequestStatus, SessionKind, User, WebSession
+from ..models import DeviceRequest, DeviceRequestStatus, SessionKind, User
 from . import audit, serial, sessions
 from .audit import Event
 from .bulk import count_rows, execute_bulk
@@ -338,7 +338,3 @@ def recent_reports(ctx: Context, days: int = 7, limit: int = 10) -> list[Report]
 def stale_requests(ctx: Context) -> ColumnElement[bool]:
     """Requests old enough to forget (cleanup)."""
     return DeviceRequest.created_at < ctx.clock() - KEPT_FOR
-
-
-def api_session_scopes(session: WebSession) -> list[str]:
-    return session.scope.split()

@@ -76,11 +76,6 @@ def round_scale(value: int) -> tuple[int, int]:
         step *= 10
 
 
-def nice_maximum(value: int) -> int:
-    """The scale's top for ``value`` (see :func:`round_scale`)."""
-    return round_scale(value)[0]
-
-
 def _span(bucket: Bucket) -> str:
     if bucket.end - bucket.start >= timedelta(days=1):
         return bucket.start.strftime("%b %d")
