@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from .time_zones import zone
+
 PREFIX = "camauth."
 
 
@@ -107,6 +109,15 @@ def _asset(key: str, raw: Any) -> str:
     return value
 
 
+def _time_zone(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if zone(value) is None:
+        raise SettingsError(
+            f"{PREFIX}{key}: expected a time zone name such as UTC or Europe/London, got {raw!r}"
+        )
+    return value
+
+
 def _origin(key: str, raw: Any) -> str:
     """``https://host[:port]`` (or empty): where the links in mails point."""
     value = str(raw).strip().rstrip("/")
@@ -144,6 +155,7 @@ class Settings:
     password_argon2_time_cost: int = 2
     password_argon2_parallelism: int = 1
     password_reset_minutes: int = 30
+    password_invite_hours: int = 72
     terms_revision: str = ""
     mfa_required_for: str = "admins"
     mfa_issuer: str = "camauth"
@@ -172,6 +184,7 @@ class Settings:
     mail_ip_limit_per_hour: int = 10
     public_url: str = ""
     site_name: str = "camauth"
+    timezone: str = "UTC"
     logo_path: str = ""
     favicon_path: str = ""
     templates_directory: str = ""
@@ -193,6 +206,7 @@ def _ini_key(field_name: str) -> str:
         "public_url",
         "secret",
         "site_name",
+        "timezone",
         "logo_path",
         "favicon_path",
     }:
@@ -223,6 +237,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "password_argon2_time_cost": _int(1, 100),
     "password_argon2_parallelism": _int(1, 64),
     "password_reset_minutes": _int(1, 7 * 24 * 60),
+    "password_invite_hours": _int(1, 30 * 24),
     "terms_revision": _text,
     "mfa_required_for": _choice("none", "admins", "all"),
     "mfa_issuer": _text,
@@ -251,6 +266,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "mail_ip_limit_per_hour": _int(1),
     "public_url": _origin,
     "site_name": _name,
+    "timezone": _time_zone,
     "logo_path": _asset,
     "favicon_path": _asset,
     "templates_directory": _text,

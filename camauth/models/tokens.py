@@ -22,6 +22,11 @@ from .meta import Base, UTCDateTime
 class TokenPurpose(enum.StrEnum):
     PASSWORD_RESET = "password_reset"
     VERIFY_EMAIL = "verify_email"
+    # an account's new address, proved by following the link mailed to it
+    CHANGE_EMAIL = "change_email"
+    # an invitation: an administrator created the account or reset its password and
+    # the person chooses the password through a mailed link
+    SET_PASSWORD = "set_password"
 
 
 class AccountToken(Base):

@@ -69,6 +69,9 @@ class User(Base):
     # set while the user has a two-factor credential: the required-actions gate
     # reads it on every page from the session's one query, without a join
     two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # an IANA zone name for the times pages show this person; "" = the site's
+    # setting camauth.timezone (so changing that setting moves everyone who kept it)
+    time_zone: Mapped[str] = mapped_column(String(64), default="", server_default=text("''"))
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     @validates("full_name")

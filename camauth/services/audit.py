@@ -47,6 +47,11 @@ class Event(enum.StrEnum):
     DEVICE_LOGIN_DENIED = "device_login_denied"
     DEVICE_LOGIN_REPORTED = "device_login_reported"
     API_SESSION_ENDED = "api_session_ended"
+    PROFILE_EDITED = "profile_edited"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGED = "email_changed"
+    INVITATION_SENT = "invitation_sent"
+    INVITATION_USED = "invitation_used"
 
 
 def record(

@@ -45,6 +45,11 @@ EVENT_WORDS: dict[str, str] = {
     Event.DEVICE_LOGIN_DENIED: "Device login denied",
     Event.DEVICE_LOGIN_REPORTED: "Device login reported as suspicious",
     Event.API_SESSION_ENDED: "API session ended",
+    Event.PROFILE_EDITED: "Profile changed",
+    Event.EMAIL_CHANGE_REQUESTED: "New email address asked for",
+    Event.EMAIL_CHANGED: "Email address changed",
+    Event.INVITATION_SENT: "Set-password link mailed",
+    Event.INVITATION_USED: "Password chosen from a mailed link",
 }
 
 # why a login attempt counted as a failure (the failure table's ``reason``)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..services.lockout_report import Bucket
+from ..time_zones import UTC_NAME, local
 
 WIDTH = 720
 HEIGHT = 200
@@ -61,6 +62,7 @@ class BarChart:
     known_total: int
     period: str
     period_words: str
+    zone: str  # the viewer's time zone, which the labels use
 
 
 def round_scale(value: int) -> tuple[int, int]:
@@ -76,15 +78,21 @@ def round_scale(value: int) -> tuple[int, int]:
         step *= 10
 
 
-def _span(bucket: Bucket) -> str:
+def _span(bucket: Bucket, zone: str) -> str:
+    start, end = local(bucket.start, zone), local(bucket.end, zone)
     if bucket.end - bucket.start >= timedelta(days=1):
-        return bucket.start.strftime("%b %d")
-    return f"{bucket.start:%b %d %H:%M}-{bucket.end:%H:%M}"
+        return start.strftime("%b %d")
+    return f"{start:%b %d %H:%M}-{end:%H:%M}"
 
 
 def failures_chart(
-    buckets: Sequence[Bucket], period: str, link: Callable[[Bucket], str]
+    buckets: Sequence[Bucket],
+    period: str,
+    link: Callable[[Bucket], str],
+    zone: str = UTC_NAME,
 ) -> BarChart:
+    """The chart of ``buckets``, labelled in time zone ``zone`` (the buckets and
+    their audit links stay in UTC: only what a person reads moves)."""
     baseline = HEIGHT - BOTTOM
     plot_height = baseline - TOP
     slot = (WIDTH - LEFT) / max(len(buckets), 1)
@@ -95,11 +103,12 @@ def failures_chart(
         unknown_height = plot_height * bucket.unknown / scale_max
         known_height = plot_height * bucket.known / scale_max
         current = index == len(buckets) - 1
-        span = _span(bucket)
+        span = _span(bucket, zone)
+        start, end = local(bucket.start, zone), local(bucket.end, zone)
         daily = bucket.end - bucket.start >= timedelta(days=1)
-        short = bucket.start.strftime("%b %d" if daily else "%H:%M")
+        short = start.strftime("%b %d" if daily else "%H:%M")
         if not daily and bucket.end - bucket.start > timedelta(hours=1):
-            short = bucket.start.strftime("%a %H:%M")
+            short = start.strftime("%a %H:%M")
         total = bucket.failures
         bars.append(
             Bar(
@@ -113,7 +122,7 @@ def failures_chart(
                 unknown=bucket.unknown,
                 span=span,
                 label=(
-                    f"{bucket.start:%Y-%m-%d %H:%M}-{bucket.end:%H:%M} UTC: {total} failed "
+                    f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} {zone}: {total} failed "
                     f"login{'' if total == 1 else 's'} ({bucket.known} for existing "
                     f"usernames, {bucket.unknown} for unknown ones)"
                 ),
@@ -138,4 +147,5 @@ def failures_chart(
         known_total=sum(bucket.known for bucket in buckets),
         period=period,
         period_words=PERIOD_WORDS[period],
+        zone=zone,
     )

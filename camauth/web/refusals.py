@@ -14,6 +14,12 @@ _LINK_TITLES = {
     LinkProblem.EXPIRED: "This link has expired",
     LinkProblem.USED: "This link was already used",
 }
+# which advice the page gives: what the person can do to get a working link
+_LINK_PURPOSES = {
+    "camauth.password.reset": "reset",
+    "camauth.account.email.confirm": "email",
+    "camauth.password.set": "invite",
+}
 _LINK_STATUS = {LinkProblem.UNKNOWN: 404, LinkProblem.EXPIRED: 410, LinkProblem.USED: 410}
 
 
@@ -25,7 +31,7 @@ def link_problem_page(request: Request, error: LinkError, route_name: str) -> Re
         status=_LINK_STATUS[error.problem],
         title=_LINK_TITLES[error.problem],
         problem=error.problem.value,
-        purpose="reset" if route_name == "camauth.password.reset" else "verify",
+        purpose=_LINK_PURPOSES.get(route_name, "verify"),
     )
 
 

@@ -18,6 +18,7 @@ from pyramid.settings import asbool
 
 from ..resources import resource_dir
 from ..services import password_policy, plain_words
+from .local_times import time_element
 from .navigation import home_path
 
 TEMPLATE_ENV = "camauth.templates"
@@ -46,6 +47,8 @@ def make_environment(reload_templates: bool = False, override_dir: str = "") -> 
     environment.filters["user_agent_summary"] = plain_words.user_agent_summary
     environment.globals["untrusted_clients"] = plain_words.UNTRUSTED_CLIENTS
     environment.filters["strength_words"] = password_policy.strength_words
+    # times in the viewer's zone, UTC on hover (web/local_times.py)
+    environment.globals["local_time"] = time_element
     return environment
 
 
@@ -64,6 +67,9 @@ def _links(request: Request) -> dict[str, str]:
             "favicon": settings.favicon_path or request.static_path(f"{static}/favicon.svg"),
             "login": request.route_path("camauth.login"),
             "logout": request.route_path("camauth.logout"),
+            "account": request.route_path("camauth.account"),
+            "account_profile": request.route_path("camauth.account.profile"),
+            "account_email": request.route_path("camauth.account.email"),
             "account_password": request.route_path("camauth.account.password"),
             "account_terms": request.route_path("camauth.account.terms"),
             "account_two_factor": request.route_path("camauth.account.two_factor"),

@@ -31,7 +31,7 @@ LONG_AGENT = (
     "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0 SomeToolbar/1.2.3.4.5.6.7.8.9"
 )
 PUBLIC = ["/login", "/password/forgot"]
-PERSONAL = ["/", "/account/password", "/account/two-factor", "/account/sessions", "/device"]
+PERSONAL = ["/", "/account", "/account/profile", "/account/email", "/account/password", "/account/two-factor", "/account/sessions", "/device"]
 CONSOLE = [
     "/admin",
     "/admin/users",

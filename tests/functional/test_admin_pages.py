@@ -119,11 +119,11 @@ def test_lockouts_lists_locked_usernames_with_and_without_an_account(console, ro
     assert alice[1:5] == [
         "all untrusted clients",
         "10",
-        "2026-01-05 09:10",
+        "2026-01-05 09:10 UTC",
         # the latest three addresses, newest first
         "203.0.113.2, 203.0.113.1, 203.0.113.4",
     ]
-    assert ghost[1:5] == ["all untrusted clients", "10", ghost_until[:16], "198.51.100.66"]
+    assert ghost[1:5] == ["all untrusted clients", "10", ghost_until[:16] + " UTC", "198.51.100.66"]
     assert ghost_until == "2026-01-05 09:10:10"
     # alice's name links to her page; ghost has none
     assert page.html.select_one('tr[data-username="alice"] a')["href"].startswith("/admin/users/")
@@ -198,7 +198,7 @@ def test_throttled_ips_are_listed(app_factory, clock):
     admin = admin_browser(app, ip="192.0.2.10")
     page = admin.get(LOCKOUTS, status=200)
     assert table_rows(page, "throttled") == [
-        ["198.51.100.99", "6", (start + timedelta(minutes=15)).strftime("%Y-%m-%d %H:%M"), "Lift"]
+        ["198.51.100.99", "6", (start + timedelta(minutes=15)).strftime("%Y-%m-%d %H:%M UTC"), "Lift"]
     ]
     assert locks_in_force(app) == []  # no username was locked: the address waits
     dashboard = admin.get("/admin", status=200)
@@ -454,7 +454,7 @@ def test_audit_paging_visits_each_event_once(console, root, clock):
         assert "user=ghost" in link["href"]
         page = admin.get(link["href"], status=200)
     expected = [
-        (datetime(2026, 1, 5, 9, 0, tzinfo=UTC) + timedelta(minutes=n)).strftime("%Y-%m-%d %H:%M")
+        (datetime(2026, 1, 5, 9, 0, tzinfo=UTC) + timedelta(minutes=n)).strftime("%Y-%m-%d %H:%M UTC")
         for n in range(119, -1, -1)
     ]
     assert seen == expected
@@ -684,7 +684,7 @@ def test_dashboard_chart_counts_failures_per_hour(console, root, clock):
         "2026-01-05 10:00-11:00 UTC: 2 failed logins (0 for existing usernames, 2 for unknown ones)"
     )
     assert titles[23].startswith("2026-01-06 09:00-10:00 UTC: 3 failed logins")
-    assert "(12 in all, UTC)" in page.text
+    assert "(12 in all, times in UTC)" in page.text
     # the tallest bar reaches the top of the scale; the empty ones have no height
     heights = [float(bar["height"]) for bar in bars]
     assert heights[11] == max(heights) and heights[2] == 0.0

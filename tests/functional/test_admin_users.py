@@ -293,9 +293,9 @@ def test_the_list_shows_what_each_user_is(admin, console, clock):
     assert rows["alice"][1:4] == ["Alice Liddell", ALICE_EMAIL, "active"]
     assert rows["alice"][7] == "on"
     assert rows["bob"][3] == "disabled"
-    assert rows["bob"][6] == "2026-01-05 09:10"  # locked until
+    assert rows["bob"][6] == "2026-01-05 09:10 UTC"  # locked until
     assert rows[ADMIN][4] == "yes"
-    assert rows["carol"][5] == "2026-01-05 09:00"  # last login
+    assert rows["carol"][5] == "2026-01-05 09:00 UTC"  # last login
     assert rows["carol"][8] == "1"  # sessions
     assert rows["alice"][5] == "never"
 
@@ -481,13 +481,13 @@ def test_user_page_shows_the_account(console, root, clock):
     assert detail(page, "Status") == "active"
     assert detail(page, "Full name") == "Alice Liddell"
     assert detail(page, "Email") == ALICE_EMAIL
-    assert detail(page, "Last login") == login_time.strftime("%Y-%m-%d %H:%M")
-    assert detail(page, "Password") == "changed 2026-01-05 09:00 (3 days ago)"
+    assert detail(page, "Last login") == login_time.strftime("%Y-%m-%d %H:%M UTC")
+    assert detail(page, "Password") == "changed 2026-01-05 09:00 UTC (3 days ago)"
     assert detail(page, "Terms of use").startswith("revision 2025-06, agreed 2026-01-05")
     assert detail(page, "Two-factor").startswith("on: authenticator app")
     assert "10 recovery codes left" in detail(page, "Two-factor")
     assert detail(page, "Failed logins") == "10 counting toward a lockout"
-    until = login_time.replace(minute=login_time.minute + 10).strftime("%Y-%m-%d %H:%M")
+    until = login_time.replace(minute=login_time.minute + 10).strftime("%Y-%m-%d %H:%M UTC")
     assert detail(page, "Locked until") == f"{until} ( all untrusted clients )"
     [session] = table_rows(page, "user-sessions")
     assert session[:3] == ["browser", "192.0.2.10", "AliceBrowser/1.0"]

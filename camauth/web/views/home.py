@@ -1,4 +1,5 @@
-"""The stand-alone application's home page (a host application has its own)."""
+"""The stand-alone application's home page is the account centre (a host
+application has a home page of its own)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ..rendering import render_page
 from ..security import VIEW
+from .account_centre import account_centre_page
 
 
 @view_config(route_name="camauth.home", request_method="GET", permission=VIEW)
 def home(request: Request) -> Response:
-    return render_page(request, "home.html")
+    return account_centre_page(request)

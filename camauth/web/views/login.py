@@ -77,6 +77,8 @@ NOTICES = {
         "authentication code ready."
     ),
     "log-in-again": "Please log in again.",
+    "email-changed": "Your new email address is confirmed.",
+    "password-set": "Your password is set. Log in with it now.",
 }
 
 

@@ -1,5 +1,6 @@
-"""``/account/sessions``: the person's own live sessions, this one marked; they end
-any other one, or all others (a lost phone, a computer left logged in)."""
+"""Ending the person's own sessions: any other one, or all others (a lost phone, a
+computer left logged in). The list is part of the account centre
+(``views/account_centre.py``), which ``/account/sessions`` shows."""
 
 from __future__ import annotations
 
@@ -9,23 +10,11 @@ from pyramid.view import view_config
 
 from ...services import sessions
 from ..navigation import see_other
-from ..rendering import render_page
 from ..security import VIEW
 
 PAGE = "camauth.account.sessions"
 END = "camauth.account.sessions.end"
 END_OTHERS = "camauth.account.sessions.end_others"
-
-
-@view_config(route_name=PAGE, request_method="GET", permission=VIEW)
-def my_sessions_page(request: Request) -> Response:
-    return render_page(
-        request,
-        "my_sessions.html",
-        sessions=sessions.live_sessions(request.camauth, request.user),
-        current_id=request.session.session_id,
-        end_others_url=request.route_path(END_OTHERS),
-    )
 
 
 @view_config(route_name=END, request_method="POST", permission=VIEW)

@@ -9,6 +9,7 @@ from pyramid.view import view_config
 from ....services import device_login, directory, lockout_report, sessions
 from ....services.lockout_report import Bucket
 from ...charts import failures_chart
+from ...local_times import viewer_zone
 from ...security import ADMIN
 from .common import admin_page
 
@@ -46,6 +47,7 @@ def dashboard(request: Request) -> Response:
             lockout_report.failures_over(ctx, period),
             period,
             lambda bucket: _audit_of(request, bucket),
+            viewer_zone(request),
         ),
         reports=device_login.recent_reports(ctx),
     )
