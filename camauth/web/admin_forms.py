@@ -73,12 +73,24 @@ def _force_change() -> colander.SchemaNode:
     )
 
 
+def _send_link(request: Request) -> colander.SchemaNode:
+    hours = app_settings(request.registry).password_invite_hours
+    return _checkbox(
+        "send_link",
+        "Mail a link to choose a password instead",
+        False,
+        f"Needs the account's email address; the link works once, for {hours} hours. "
+        "No temporary password is set or shown.",
+    )
+
+
 def new_user_schema(request: Request) -> colander.SchemaNode:
     schema = CSRFSchema()
     schema.add(username_node())
     schema.add(_optional_email())
     schema.add(_full_name())
     schema.add(_checkbox("is_admin", "Administrator", False))
+    schema.add(_send_link(request))
     schema.add(_temporary_password(request))
     schema.add(_force_change())
     return schema.bind(request=request)
@@ -93,6 +105,7 @@ def edit_user_schema(request: Request) -> colander.SchemaNode:
 
 def reset_password_schema(request: Request) -> colander.SchemaNode:
     schema = CSRFSchema()
+    schema.add(_send_link(request))
     schema.add(_temporary_password(request))
     schema.add(_force_change())
     schema.add(once_node())

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import deform
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
 from ....models import User
-from ....services import accounts, mfa
+from ....services import accounts, invitations, mfa
 from ....services.accounts import AccountError
 from ....services.mfa import TwoFactorError
 from ....services.password_policy import PasswordPolicyError
@@ -20,6 +22,7 @@ from ...navigation import see_other
 from ...reauth import ask_again_unless_recent
 from ...rendering import form_html
 from ...security import ADMIN
+from ..invitation import send_invitation
 from .common import admin_page, target_user, user_url
 from .users import show_generated_password
 
@@ -102,7 +105,8 @@ def edit_submit(request: Request) -> Response:
 
 RESET_EXPLANATION = (
     "The user's sessions end, their lockout is cleared, and they log in with the "
-    "temporary password. Give it to them in person or by another channel than mail."
+    "temporary password. Give it to them in person or by another channel than mail, "
+    "or have a link mailed to them with which they choose one."
 )
 
 
@@ -150,6 +154,8 @@ def reset_submit(request: Request) -> Response:
             "again for another."
         )
         return see_other(user_url(request, user))
+    if values["send_link"]:
+        return _reset_by_invitation(request, user, form, values)
     typed = values["temporary_password"] or None
     try:
         generated = accounts.reset_password(
@@ -163,6 +169,25 @@ def reset_submit(request: Request) -> Response:
     request.session.flash(f"The password of {user.username} was reset.")
     if generated is not None:
         show_generated_password(request, user, generated)
+    return see_other(user_url(request, user))
+
+
+def _reset_by_invitation(
+    request: Request, user: User, form: deform.Form, values: dict[str, Any]
+) -> Response:
+    """The old password stops working now; the person chooses a new one through
+    a mailed link."""
+    try:
+        invitation = invitations.invite(request.camauth, user, reset=True)
+    except AccountError as refused:
+        token = once.issue(request, _reset_purpose(user))
+        blank = {"force_change": values["force_change"], "once": token}
+        return _reset_page(request, user, form.render(blank), 400, str(refused))
+    send_invitation(request, invitation, welcome=False)
+    request.session.flash(
+        f"The password of {user.username} was removed; a link to choose a new one was "
+        f"mailed to {invitation.email}."
+    )
     return see_other(user_url(request, user))
 
 

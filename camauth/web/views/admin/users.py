@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import deform
 from pyramid.httpexceptions import HTTPBadRequest
@@ -11,7 +12,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ....models import User, UserStatus
-from ....services import accounts, device_login, directory
+from ....services import accounts, device_login, directory, invitations
 from ....services.accounts import AccountError
 from ....services.directory import SearchError, UserFilter
 from ....services.password_policy import PasswordPolicyError
@@ -24,6 +25,7 @@ from ...navigation import see_other
 from ...reauth import ask_again_unless_recent
 from ...rendering import form_html
 from ...security import ADMIN
+from ..invitation import send_invitation, send_welcome
 from .common import admin_page, cursor_from, paging_links, target_user, user_url
 from .user_actions import ACTIONS, NOT_ON_YOURSELF
 
@@ -91,6 +93,8 @@ def new_user_submit(request: Request) -> Response:
     ask_again = ask_again_unless_recent(request, request.route_path("camauth.admin.users.new"))
     if ask_again is not None:
         return ask_again
+    if values["send_link"]:
+        return _create_and_invite(request, form, values)
     typed = values["temporary_password"] or None
     password = typed or generate_password()
     try:
@@ -107,8 +111,34 @@ def new_user_submit(request: Request) -> Response:
         kept = {key: value for key, value in values.items() if key != "temporary_password"}
         return _new_user_page(request, form.render(kept), 400, str(refused))
     request.session.flash(f"{user.username} was created.")
+    send_welcome(request, user)
     if typed is None:
         show_generated_password(request, user, password)
+    return see_other(user_url(request, user))
+
+
+def _create_and_invite(request: Request, form: deform.Form, values: dict[str, Any]) -> Response:
+    """A new account without a password, and a welcome mail with the link to
+    choose one."""
+    kept = {key: value for key, value in values.items() if key != "temporary_password"}
+    if not values["email"]:
+        error = "Enter the email address the link goes to, or give a temporary password."
+        return _new_user_page(request, form.render(kept), 400, error)
+    try:
+        user = accounts.create_user(
+            request.camauth,
+            values["username"],
+            email=values["email"],
+            full_name=values["full_name"],
+            is_admin=values["is_admin"],
+        )
+        invitation = invitations.invite(request.camauth, user)
+    except AccountError as refused:
+        return _new_user_page(request, form.render(kept), 400, str(refused))
+    send_invitation(request, invitation, welcome=True)
+    request.session.flash(
+        f"{user.username} was created; a link to choose a password was mailed to {user.email}."
+    )
     return see_other(user_url(request, user))
 
 
