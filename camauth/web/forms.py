@@ -277,6 +277,11 @@ class FirstRenderSerialised:
 _RENDERER = FirstRenderSerialised(deform.Form.default_renderer)
 
 
+# the style of a button whose action cannot be taken back (ends sessions, removes
+# a credential, deletes): the same red everywhere, so it is never pressed by habit
+DESTRUCTIVE = "btn-danger"
+
+
 def make_form(
     schema: colander.SchemaNode,
     button: str,

@@ -17,9 +17,11 @@ from ..security import SIGNED_IN
 from .login import STATUS, refusal_message
 
 
-def reauth_form(request: Request, button: str, formid: str, route: str) -> deform.Form:
+def reauth_form(
+    request: Request, button: str, formid: str, route: str, *, button_class: str = "btn-primary"
+) -> deform.Form:
     schema = reauthenticate_schema(request, with_code=request.user.has_two_factor)
-    return make_form(schema, button, formid, request.route_path(route))
+    return make_form(schema, button, formid, request.route_path(route), button_class=button_class)
 
 
 def check_identity(request: Request, values: dict[str, str]) -> LoginResult | None:

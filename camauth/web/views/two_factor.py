@@ -24,6 +24,7 @@ from ...services.required_actions import Action
 from .. import sealed
 from ..context import app_settings
 from ..forms import (
+    DESTRUCTIVE,
     confirm_schema,
     enable_two_factor_schema,
     form_controls,
@@ -69,14 +70,21 @@ def _enable_form(request: Request) -> deform.Form:
 
 def _disable_form(request: Request) -> deform.Form:
     return reauth_form(
-        request, "Turn off two-factor", "disable-two-factor", "camauth.account.two_factor.disable"
+        request,
+        "Turn off two-factor",
+        "disable-two-factor",
+        "camauth.account.two_factor.disable",
+        button_class=DESTRUCTIVE,
     )
 
 
 def _regenerate_form(request: Request) -> deform.Form:
     schema = confirm_schema(request)
     action = request.route_path(CODES_PAGE)
-    return make_form(schema, "Generate new recovery codes", "regenerate-codes", action)
+    # the codes saved until now stop working
+    return make_form(
+        schema, "Generate new recovery codes", "regenerate-codes", action, button_class=DESTRUCTIVE
+    )
 
 
 def _setup_page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:

@@ -9,7 +9,7 @@ from pyramid.view import view_config
 
 from ....models import User, WebSession
 from ....services import sessions
-from ...forms import confirm_schema, form_controls, make_form
+from ...forms import DESTRUCTIVE, confirm_schema, form_controls, make_form
 from ...navigation import RecordNotFound, see_other
 from ...rendering import form_html
 from ...security import ADMIN
@@ -53,7 +53,9 @@ def _confirm(request: Request, heading: str, consequence: str, form: deform.Form
 
 def _end_form(request: Request, row: WebSession) -> deform.Form:
     url = request.route_path(END, id=row.id)
-    return make_form(confirm_schema(request), "End session", "end-session", url)
+    return make_form(
+        confirm_schema(request), "End session", "end-session", url, button_class=DESTRUCTIVE
+    )
 
 
 def _describe(request: Request, row: WebSession) -> str:
@@ -86,7 +88,13 @@ def end_submit(request: Request) -> Response:
 
 def _end_all_form(request: Request) -> deform.Form:
     url = request.route_path(END_ALL)
-    return make_form(confirm_schema(request), "End all other sessions", "end-all-sessions", url)
+    return make_form(
+        confirm_schema(request),
+        "End all other sessions",
+        "end-all-sessions",
+        url,
+        button_class=DESTRUCTIVE,
+    )
 
 
 @view_config(route_name=END_ALL, request_method="GET", permission=ADMIN)

@@ -22,7 +22,7 @@ from ....models import User, UserStatus
 from ....services import accounts, lockout, mfa, sessions
 from ....services.accounts import AccountError
 from ....services.mfa import TwoFactorError
-from ...forms import confirm_schema, form_controls, make_form
+from ...forms import DESTRUCTIVE, confirm_schema, form_controls, make_form
 from ...mail import send_changed_by_administrator
 from ...navigation import see_other
 from ...reauth import ask_again_unless_recent
@@ -212,7 +212,7 @@ NOT_ON_YOURSELF = frozenset({"disable", "delete", "revoke-admin"})
 
 def _form(request: Request, action: UserAction, user: User) -> deform.Form:
     url = request.route_path(action.route, id=user.id)
-    style = "btn-danger" if action.confirm else "btn-primary"
+    style = DESTRUCTIVE if action.confirm else "btn-primary"
     return make_form(
         confirm_schema(request), action.button, "confirm-" + action.slug, url, button_class=style
     )

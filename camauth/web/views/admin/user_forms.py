@@ -16,7 +16,7 @@ from ....services.mfa import TwoFactorError
 from ....services.password_policy import PasswordPolicyError
 from ... import once
 from ...admin_forms import edit_user_schema, hardware_token_schema, reset_password_schema
-from ...forms import form_controls, make_form
+from ...forms import DESTRUCTIVE, form_controls, make_form
 from ...mail import send_changed_by_administrator
 from ...navigation import see_other
 from ...reauth import ask_again_unless_recent
@@ -112,7 +112,9 @@ RESET_EXPLANATION = (
 
 def _reset_form(request: Request, user: User) -> deform.Form:
     action = request.route_path(RESET, id=user.id)
-    return make_form(reset_password_schema(request), "Reset password", "reset-password", action)
+    schema = reset_password_schema(request)
+    # the user's sessions end and their password stops working
+    return make_form(schema, "Reset password", "reset-password", action, button_class=DESTRUCTIVE)
 
 
 def _reset_page(
