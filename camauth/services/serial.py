@@ -12,8 +12,10 @@ first write, and reads before it see whatever was committed at that moment).
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import InvalidRequestError
 
 from .context import Context
 
@@ -36,3 +38,19 @@ def hold(ctx: Context, *names: str) -> None:
         # a write that matches nothing: it takes SQLite's write lock (waiting for
         # another writer to commit) and keeps it to the end of the transaction
         ctx.db.execute(text("UPDATE users SET id = id WHERE 1 = 0"))
+
+
+def hold_row(ctx: Context, instance: Any) -> bool:
+    """Lock ``instance``'s row until the transaction ends and re-read it, so a
+    decision made from it sees what any request that got there first committed
+    (two administrators, or one double click, disabling the same user: the second
+    waits and finds the user disabled). False if the row is gone meanwhile."""
+    try:
+        if ctx.db.get_bind().dialect.name == "postgresql":
+            ctx.db.refresh(instance, with_for_update=True)
+        else:
+            hold(ctx, f"row:{type(instance).__name__}")
+            ctx.db.refresh(instance)
+    except InvalidRequestError:  # deleted by the request that went first
+        return False
+    return True

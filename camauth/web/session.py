@@ -25,7 +25,7 @@ from typing import Any
 from pyramid.interfaces import ISession
 from pyramid.request import Request
 from pyramid.response import Response
-from sqlalchemy import inspect, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 from zope.interface import implementer
 
@@ -119,6 +119,25 @@ class DatabaseSession(dict[str, Any]):
         if self.record is None or self.bearer:
             return None
         return read_cookie(self.request, self._settings.cookie_prefix + SESSION_COOKIE)
+
+    def take_stored(self, key: str) -> Any:
+        """Remove ``key`` and return its value as the database holds it now, this
+        session's row locked until the transaction ends. Of two requests taking the
+        same value at once (a one-time form token sent twice by a double click),
+        the second waits for the first to commit and finds it gone; the copy each
+        request loaded at its start cannot tell them apart."""
+        self.pop(key, None)
+        if self.record is None or self.bearer:
+            return None
+        db: Session = self.request.dbsession
+        row = select(WebSession.data).where(WebSession.id == self.record.id)
+        if db.get_bind().dialect.name == "postgresql":
+            stored = db.execute(row.with_for_update()).scalar()
+        else:
+            # SQLite: begin the write transaction first (its one writer lock), then read
+            db.execute(update(WebSession).where(WebSession.id == -1).values(id=-1))
+            stored = db.execute(row).scalar()
+        return json.loads(stored).get(key) if stored else None
 
     # --- ISession -------------------------------------------------------------
 

@@ -19,12 +19,12 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from ....models import User, UserStatus
-from ....services import accounts, lockout, mfa, sessions
+from ....services import accounts, lockout, mfa, serial, sessions
 from ....services.accounts import AccountError
 from ....services.mfa import TwoFactorError
 from ...forms import DESTRUCTIVE, confirm_schema, form_controls, make_form
 from ...mail import send_changed_by_administrator
-from ...navigation import see_other
+from ...navigation import RecordNotFound, see_other
 from ...reauth import ask_again_unless_recent
 from ...rendering import form_html
 from ...security import ADMIN
@@ -261,8 +261,12 @@ def _perform(action: UserAction) -> Callable[[Request], Response]:
         ask_again = _ask_again(request, action, user)
         if ask_again is not None:
             return ask_again
+        if not serial.hold_row(request.camauth, user):
+            raise RecordNotFound("There is no such user: it may have been deleted.")
         if not action.applies(user):
-            # the page was stale (another administrator acted first) or forged
+            # decided on the row as committed now, locked: of two identical requests
+            # at once (a double click) the second waits, then finds nothing to do.
+            # The page was stale (another administrator acted first) or forged
             message = f"This does not apply to {user.username} as things stand now."
             return _confirm_page(request, action, user, 409, message)
         username = user.username
