@@ -1,5 +1,10 @@
 """Browser fixtures: a real waitress server in a thread, and Debian's Chromium.
 
+axe-core checks the page every browser test ends on (each page still open, in
+every browser context): no serious or critical accessibility violation, so each
+page a test reaches, in the state the test left it (errors shown, forms filled),
+is checked too; ``test_phone_layout.py`` visits every route at both widths.
+
 The server serves the full camauth app (``make_app``) on each kind of database
 the ``db_url`` fixture provides, with a fake clock the tests move. Chromium is
 ``/usr/bin/chromium`` driven by Playwright; no browser is ever downloaded. Without
@@ -16,6 +21,7 @@ from typing import Any
 
 import pytest
 import waitress
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, sync_playwright
 
 from camauth.clock import FakeClock
@@ -93,6 +99,44 @@ def live_server(ini_settings: dict[str, Any], clock: FakeClock) -> Iterator[Live
     }
     with serve(settings, clock) as server:
         yield server
+
+
+AXE = Axe()
+SERIOUS = ("serious", "critical")
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    results = AXE.run(page)
+    return [
+        f"{page.url}: {violation['id']} ({violation['impact']}): "
+        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+        if violation["impact"] in SERIOUS
+    ]
+
+
+def open_html_pages(browser: Browser) -> Iterator[Page]:
+    for context in browser.contexts:
+        for page in context.pages:
+            if not page.url.startswith("http") or page.is_closed():
+                continue
+            if page.evaluate("document.contentType") == "text/html":
+                yield page
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """After a browser test passed (before its fixtures close the browser
+    contexts): axe-core on every page it left open."""
+    result = yield
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if isinstance(browser, Browser):
+        problems = [
+            problem for page in open_html_pages(browser) for problem in accessibility_problems(page)
+        ]
+        assert problems == [], "accessibility: " + "\n".join(problems)
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from ..conftest import read_mails
-from .conftest import LiveServer
-from .test_phone_layout import accessibility_problems, log_in
+from .conftest import LiveServer, accessibility_problems
+from .test_phone_layout import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -179,7 +179,7 @@ def log_in(page: Page, username: str, password: str) -> None:
 
 
 def expect_signed_in(page: Page, username: str) -> None:
-    expect(page.get_by_role("heading", name=f"Signed in as {username}")).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {username}", exact=True)).to_be_visible()
 
 
 def expect_heading(page: Page, text: str) -> None:
@@ -200,7 +200,7 @@ def administrator_logs_in(page: Page, server: LiveServer, secret: str) -> None:
 
 def create_user(page: Page) -> None:
     """Administration → Users → New user, with a typed password and no forced change."""
-    page.get_by_role("link", name="Administration").click()
+    page.get_by_role("link", name="Administration", exact=True).click()
     expect_heading(page, "Dashboard")
     console_menu(page, "Users")
     expect_heading(page, "Users")
@@ -314,7 +314,7 @@ def test_an_administrator_creates_a_user_and_unlocks_them(
     administrator_logs_in(admin, server, secret)
 
     # the dashboard: its chart is inline SVG, with the failures of the last hours
-    admin.get_by_role("link", name="Administration").click()
+    admin.get_by_role("link", name="Administration", exact=True).click()
     expect_heading(admin, "Dashboard")
     chart = admin.locator("svg.chart")
     expect(chart).to_be_visible()

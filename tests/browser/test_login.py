@@ -29,7 +29,7 @@ def log_in(page: Page, username: str, password: str) -> None:
 
 
 def expect_signed_in(page: Page, username: str) -> None:
-    expect(page.get_by_role("heading", name=f"Signed in as {username}")).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {username}", exact=True)).to_be_visible()
 
 
 def expect_refused(page: Page, message: str | re.Pattern[str]) -> None:

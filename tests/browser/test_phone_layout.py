@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from camauth.models import SessionKind
-from camauth.services import accounts, lockout, sessions
+from camauth.models import SessionKind, TokenPurpose
+from camauth.services import accounts, invitations, lockout, profile, sessions, tokens
 from camauth.services.context import Origin
 
 from ..conftest import GOOD_PASSWORD, app_context
-from .conftest import LiveServer
+from .conftest import LiveServer, accessibility_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,7 +32,18 @@ LONG_AGENT = (
     "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0 SomeToolbar/1.2.3.4.5.6.7.8.9"
 )
 PUBLIC = ["/login", "/password/forgot"]
-PERSONAL = ["/", "/account", "/account/profile", "/account/email", "/account/password", "/account/two-factor", "/account/sessions", "/device"]
+# the pages of mailed links, each with a live token (fill_database makes them)
+MAILED = ["/password/reset/{reset}", "/password/set/{invite}", "/account/email/confirm/{email}"]
+PERSONAL = [
+    "/",
+    "/account",
+    "/account/profile",
+    "/account/email",
+    "/account/password",
+    "/account/two-factor",
+    "/account/sessions",
+    "/device",
+]
 CONSOLE = [
     "/admin",
     "/admin/users",
@@ -43,7 +55,7 @@ CONSOLE = [
 ]
 
 
-def fill_database(server: LiveServer) -> int:
+def fill_database(server: LiveServer) -> dict[str, Any]:
     """Rows with long values, the kind that push a page wider than a phone."""
     ctx = app_context(server.app)
     try:
@@ -61,8 +73,15 @@ def fill_database(server: LiveServer) -> int:
         _, row = sessions.create_session(ctx, user=alice, kind=SessionKind.API)
         row.client_id, row.hostname = "backup-tool-with-long-name", "nas-01.storage.example.org"
         row.user_agent = LONG_AGENT
+        bob = accounts.create_user(ctx, "bob-invited", email="bob@research-institute.example.org")
+        links = {
+            "alice": alice.id,
+            "reset": tokens.issue(ctx, alice, TokenPurpose.PASSWORD_RESET, timedelta(hours=1)),
+            "invite": invitations.invite(ctx, bob).token,
+            "email": profile.request_email_change(ctx, alice, "alice@new.example.org").token,
+        }
         ctx.db.commit()
-        return alice.id
+        return links
     finally:
         ctx.db.close()
 
@@ -76,19 +95,6 @@ def log_in(page: Page, username: str) -> None:
 
 
 ACCESSIBILITY: list[str] = []
-AXE = Axe()
-SERIOUS = ("serious", "critical")
-
-
-def accessibility_problems(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    results = AXE.run(page)
-    return [
-        f"{page.url}: {violation['id']} ({violation['impact']}): "
-        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
-        for violation in results.response["violations"]
-        if violation["impact"] in SERIOUS
-    ]
 
 
 def check(page: Page, path: str, name: str, prefix: str = "phone") -> str | None:
@@ -102,21 +108,22 @@ def check(page: Page, path: str, name: str, prefix: str = "phone") -> str | None
 
 
 def screenshot_name(path: str) -> str:
-    return path.strip("/").replace("/", "-").replace("{alice}", "user") or "home"
+    name = path.strip("/").replace("/", "-").replace("{alice}", "user")
+    return re.sub(r"-\{\w+\}$", "", name) or "home"
 
 
 def test_no_page_scrolls_sideways_on_a_phone(browser: Browser, live_server: LiveServer) -> None:
-    alice = fill_database(live_server)
+    links = fill_database(live_server)
     wide: list[str] = []
     visitor = browser.new_context(base_url=live_server.url, viewport=PHONE)
     page = visitor.new_page()
-    for path in PUBLIC:
-        wide.append(check(page, path, screenshot_name(path)))
+    for path in PUBLIC + MAILED:
+        wide.append(check(page, path.format(**links), screenshot_name(path)))
     admin = browser.new_context(base_url=live_server.url, viewport=PHONE)
     page = admin.new_page()
     log_in(page, "root")
     for path in PERSONAL + CONSOLE:
-        wide.append(check(page, path.format(alice=alice), screenshot_name(path)))
+        wide.append(check(page, path.format(**links), screenshot_name(path)))
     # the menu is one tap away and needs no script
     page.goto("/")
     expect(page.get_by_role("link", name="My sessions")).to_be_hidden()
@@ -126,11 +133,11 @@ def test_no_page_scrolls_sideways_on_a_phone(browser: Browser, live_server: Live
     # ends the phone's session: one interactive session per user)
     laptop = browser.new_context(base_url=live_server.url, viewport=LAPTOP)
     page_wide = laptop.new_page()
-    for path in PUBLIC:
-        wide.append(check(page_wide, path, screenshot_name(path), "desktop"))
+    for path in PUBLIC + MAILED:
+        wide.append(check(page_wide, path.format(**links), screenshot_name(path), "desktop"))
     log_in(page_wide, "root")
     for path in PERSONAL + CONSOLE:
-        wide.append(check(page_wide, path.format(alice=alice), screenshot_name(path), "desktop"))
+        wide.append(check(page_wide, path.format(**links), screenshot_name(path), "desktop"))
     laptop.close()
     assert [problem for problem in wide if problem] == []
     assert ACCESSIBILITY == []

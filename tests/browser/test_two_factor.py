@@ -67,7 +67,7 @@ def fill_login(page: Page, username: str, password: str = GOOD_PASSWORD) -> None
 
 
 def expect_signed_in(page: Page, username: str) -> None:
-    expect(page.get_by_role("heading", name=f"Signed in as {username}")).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {username}", exact=True)).to_be_visible()
 
 
 def log_out(page: Page) -> None:
@@ -123,7 +123,7 @@ def enable(page: Page, secret: str, clock: FakeClock) -> list[str]:
 
 def enrol_from_nav(page: Page, username: str, clock: FakeClock) -> tuple[str, list[str]]:
     """From any page: the Two-factor link, enable, and confirm the codes were saved."""
-    page.get_by_role("link", name="Two-factor").click()
+    page.get_by_role("link", name="Two-factor", exact=True).click()
     expect(page).to_have_url(SETUP_URL)
     secret = read_setup_page(page, username)
     codes = enable(page, secret, clock)
@@ -233,7 +233,7 @@ def test_log_in_with_a_recovery_code(
     expect(page.get_by_role("status")).to_contain_text(
         "You logged in with a recovery code; 9 of your codes are left."
     )
-    page.get_by_role("link", name="Two-factor").click()
+    page.get_by_role("link", name="Two-factor", exact=True).click()
     expect(page.locator("#recovery-codes-left")).to_have_text("9")
     log_out(page)
 
