@@ -308,10 +308,10 @@ def check_home(app: Router, home: dict[str, Any], what: str) -> None:
 def check_gate_is_on(app: Router, password: str) -> None:
     """A user who has not agreed to this revision is sent to the terms page."""
     browser = harness.log_in(app, "owes-terms", password)
-    reply = browser.request("GET", "/")
+    reply = browser.request("GET", harness.HOME)
     location = dict((k.lower(), v) for k, v in reply.headers).get("location", "")
     if not reply.status.startswith("30") or "/account/terms" not in location:
-        raise SystemExit(f"bench: terms.revision set but GET / answered {reply.status}")
+        raise SystemExit(f"bench: terms.revision set, GET {harness.HOME}: {reply.status}")
 
 
 def time_next_action(app: Router, calls: int) -> float:
@@ -339,9 +339,9 @@ def measure_gate(
 ) -> GateFigures:
     browser = harness.log_in(with_terms, USERNAME, password)
     token = browser.cookies["__Host-camauth_session"]
-    home = browser.environ("GET", "/")
-    check_home(plain, home, "GET / without a terms revision")
-    check_home(with_terms, home, "GET / with a terms revision the user agreed to")
+    home = browser.environ("GET", harness.HOME)
+    check_home(plain, home, f"GET {harness.HOME} without a terms revision")
+    check_home(with_terms, home, f"GET {harness.HOME} with a terms revision the user agreed to")
     seen_before = harness.last_seen(plain, token)
 
     bare = harness.bare_app()
@@ -452,7 +452,7 @@ def report_policy(policy: list[PolicyFigure], bare_us: float) -> None:
 
 def report_gate(gate: GateFigures, iterations: int, repeats: int) -> None:
     print(
-        "  required-actions gate: camauth GET / (logged in, terms agreed), "
+        "  required-actions gate: camauth GET /protected (logged in, terms agreed), "
         f"best of {repeats} x {iterations}"
     )
     plain, terms = gate.plain_us, gate.terms_us

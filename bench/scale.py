@@ -141,7 +141,7 @@ def bench_database(url: str, args: argparse.Namespace) -> None:
     browser = harness.log_in(app, "alice", PASSWORD)
     bare = harness.bare_app()
     hello = harness.make_environ("GET", "/")
-    home = browser.environ("GET", "/")
+    home = browser.environ("GET", harness.HOME)
     print(f"\n== {engine.dialect.name} ==")
     seeded = 0
     results: dict[int, tuple[float, float, float]] = {}
@@ -157,12 +157,12 @@ def bench_database(url: str, args: argparse.Namespace) -> None:
         login_ms = wrong_login_ms(app, args.login_samples)
         results[size] = (bare_us, view_us, login_ms)
         print(
-            f"  {size:>9,} rows each: bare {bare_us:6.1f} µs | GET / logged in {view_us:7.1f} µs "
+            f"  {size:>9,} rows each: bare {bare_us:6.1f} µs | GET /protected {view_us:7.1f} µs "
             f"({view_us / bare_us:4.1f}x bare) | wrong-password login {login_ms:6.2f} ms"
         )
     small, large = results[sizes[0]], results[sizes[-1]]
     print(
-        f"  {sizes[-1]:,} / {sizes[0]:,}: GET / {large[1] / small[1]:.3f}   "
+        f"  {sizes[-1]:,} / {sizes[0]:,}: GET /protected {large[1] / small[1]:.3f}   "
         f"login {large[2] / small[2]:.3f}   (flat: within 1.10)"
     )
     if args.explain and engine.dialect.name == "postgresql":

@@ -171,7 +171,7 @@ def log_in_two_factor(
 
 
 def signed_in(browser: harness.Browser, what: str) -> harness.Reply:
-    home = browser.request("GET", "/")
+    home = browser.request("GET", harness.HOME)
     harness.expect(home, 200, what, "Signed in as")
     return home
 
@@ -386,8 +386,8 @@ def measure_home(
     two_factor, _, _ = log_in_two_factor(required, HOME_USER, password, secrets_of[HOME_USER])
     plain, _, reply = password_step(default, PLAIN_USER, password)
     expect_redirect(reply, "/", "login POST of a user without two-factor")
-    two_factor_home = two_factor.environ("GET", "/")
-    plain_home = plain.environ("GET", "/")
+    two_factor_home = two_factor.environ("GET", harness.HOME)
+    plain_home = plain.environ("GET", harness.HOME)
 
     # the gate is on: with mfa.required_for = all, the plain user is sent to set it up
     gated = harness.call(required, plain_home.copy())
