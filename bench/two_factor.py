@@ -171,7 +171,7 @@ def log_in_two_factor(
 
 
 def signed_in(browser: harness.Browser, what: str) -> harness.Reply:
-    home = browser.request("GET", harness.HOME)
+    home = browser.request("GET", "/account")  # the account centre: a Log out form
     harness.expect(home, 200, what, "Signed in as")
     return home
 
