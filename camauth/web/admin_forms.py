@@ -21,6 +21,10 @@ def _optional_email() -> colander.SchemaNode:
     node.missing = ""
     node.title = "Email"
     node.description = "Optional; password recovery mails go here."
+    # another person's address: the browser must not offer the administrator's own
+    node.widget = deform.widget.TextInputWidget(
+        attributes={"type": "email", "autocomplete": "off", "spellcheck": "false"}
+    )
     return node
 
 

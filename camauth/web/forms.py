@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import colander
@@ -183,7 +185,9 @@ def email_node() -> colander.SchemaNode:
         title="Email",
         preparer=stripped,
         validator=_email_validator,
-        widget=deform.widget.TextInputWidget(attributes={"autocomplete": "email"}),
+        widget=deform.widget.TextInputWidget(
+            attributes={"type": "email", "autocomplete": "email", "spellcheck": "false"}
+        ),
     )
 
 
@@ -274,7 +278,12 @@ class FirstRenderSerialised:
             return html
 
 
-_RENDERER = FirstRenderSerialised(deform.Form.default_renderer)
+# camauth's few overrides of deform's templates first (errors at the field with
+# aria-invalid and aria-describedby, no generic banner), deform's own for the rest
+_OVERRIDES = Path(__file__).resolve().parent.parent / "deform_templates"
+_RENDERER = FirstRenderSerialised(
+    deform.ZPTRendererFactory((str(_OVERRIDES), str(files("deform") / "templates")))
+)
 
 
 # the style of a button whose action cannot be taken back (ends sessions, removes

@@ -42,6 +42,7 @@ PERSONAL = [
     "/account/password",
     "/account/two-factor",
     "/account/sessions",
+    "/account/reauthenticate",
     "/device",
 ]
 CONSOLE = [
@@ -49,6 +50,10 @@ CONSOLE = [
     "/admin/users",
     "/admin/users/new",
     "/admin/users/{alice}",
+    "/admin/users/{alice}/edit",
+    "/admin/users/{alice}/reset-password",
+    "/admin/users/{alice}/hardware-token",
+    "/admin/users/{alice}/disable",
     "/admin/lockouts",
     "/admin/sessions",
     "/admin/audit",
