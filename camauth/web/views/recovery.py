@@ -9,12 +9,11 @@ from pyramid.view import view_config
 
 from ...services import recovery
 from ...services.mail_limits import TooManyRequests
-from ...services.password_policy import PasswordPolicyError
-from ...services.tokens import LinkError
-from ..forms import forgot_password_schema, form_controls, make_form, new_password_schema
+from ..forms import forgot_password_schema, form_controls, make_form
 from ..mail import public_url, send_mail, send_password_changed
 from ..navigation import see_other
-from ..refusals import link_problem_page, too_many_requests_page
+from ..password_link import PasswordLink
+from ..refusals import too_many_requests_page
 from ..rendering import form_html, render_page
 
 FORGOT = "camauth.password.forgot"
@@ -68,59 +67,23 @@ def forgot_submit(request: Request) -> Response:
     return see_other(request.route_path(FORGOT, _query={"sent": "1"}))
 
 
-def _reset_form(request: Request, token: str) -> deform.Form:
-    action = request.route_path(RESET, token=token)
-    return make_form(new_password_schema(request), "Set new password", "reset-password", action)
-
-
-def _reset_page(
-    request: Request,
-    username: str,
-    rendered: str,
-    status: int = 200,
-    error: str = "",
-    strength: int | None = None,
-) -> Response:
-    return render_page(
-        request,
-        "reset_password.html",
-        status=status,
-        username=username,
-        form=form_html(rendered),
-        error=error,
-        strength=strength,
-    )
+RESET_LINK = PasswordLink(
+    route=RESET,
+    formid="reset-password",
+    button="Set new password",
+    template="reset_password.html",
+    check=recovery.check_reset_link,
+    apply=recovery.reset_password,
+    notice="password-changed",
+    after=send_password_changed,
+)
 
 
 @view_config(route_name=RESET, request_method="GET")
 def reset_page(request: Request) -> Response:
-    token = request.matchdict["token"]
-    try:
-        user = recovery.check_reset_link(request.camauth, token)
-    except LinkError as problem:
-        return link_problem_page(request, problem, RESET)
-    return _reset_page(request, user.username, _reset_form(request, token).render())
+    return RESET_LINK.show(request)
 
 
 @view_config(route_name=RESET, request_method="POST")
 def reset_submit(request: Request) -> Response:
-    token = request.matchdict["token"]
-    ctx = request.camauth
-    try:
-        user = recovery.check_reset_link(ctx, token)
-    except LinkError as problem:
-        return link_problem_page(request, problem, RESET)
-    form = _reset_form(request, token)
-    try:
-        values = form.validate(form_controls(request))
-    except deform.ValidationFailure as failure:
-        return _reset_page(request, user.username, failure.render(), 400)
-    try:
-        recovery.reset_password(ctx, token, values["new_password"])
-    except LinkError as problem:
-        return link_problem_page(request, problem, RESET)
-    except PasswordPolicyError as refused:
-        return _reset_page(request, user.username, form.render(), 400, str(refused), refused.score)
-    send_password_changed(request, user)
-    login = request.route_path("camauth.login", _query={"notice": "password-changed"})
-    return see_other(login)
+    return RESET_LINK.submit(request)
