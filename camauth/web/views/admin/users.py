@@ -134,6 +134,7 @@ def _create_and_invite(request: Request, form: deform.Form, values: dict[str, An
         )
         invitation = invitations.invite(request.camauth, user)
     except AccountError as refused:
+        request.tm.doom()  # no account without its invitation
         return _new_user_page(request, form.render(kept), 400, str(refused))
     send_invitation(request, invitation, welcome=True)
     request.session.flash(
