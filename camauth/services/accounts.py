@@ -178,7 +178,9 @@ def store_new_password(
     user.password_changed_at = ctx.clock()
     user.must_change_password = must_change
     sessions.end_user_sessions(ctx, user, keep_id=keep_session_id)
+    # whoever holds a mailed link that sets a password is out too
     tokens.void_unused(ctx, user, TokenPurpose.PASSWORD_RESET)
+    tokens.void_unused(ctx, user, TokenPurpose.SET_PASSWORD)
 
 
 def set_password(

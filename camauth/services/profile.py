@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from ..models import AccountToken, TokenPurpose, User
 from ..time_zones import zone
-from . import audit, tokens
+from . import audit, mail_limits, serial, tokens
 from .account_fields import AccountError, email_problem, full_name_problem
 from .accounts import find_user_by_email, get_user
 from .audit import Event
@@ -58,20 +58,33 @@ def update_profile(ctx: Context, user: User, *, full_name: str, time_zone: str) 
 
 def request_email_change(ctx: Context, user: User, new_address: str) -> EmailChangeMail:
     """Remember ``new_address`` as asked for and say what to mail. A newer request
-    voids the links of older ones."""
+    voids the links of older ones. Raises :class:`mail_limits.TooManyRequests` when
+    the caller's network asked for too many mails, :class:`AccountError` when this
+    account or that address had its mails this hour."""
     new_address = new_address.strip()
     problem = email_problem(new_address)
     if problem:
         raise AccountError(problem)
     if user.email and new_address.casefold() == user.email.casefold():
         raise AccountError("That is already your email address.")
+    mail_limits.check_address(ctx)
+    # the account's row locked: of two requests at once, the second sees the first's
+    # link and voids it, so only the newest address's link can be followed
+    serial.hold_row(ctx, user)
+    if not (
+        mail_limits.account_may_receive(ctx, user.id)
+        and mail_limits.address_may_receive(ctx, new_address)
+    ):
+        raise AccountError("Too many mails were asked for this hour: try again later.")
+    mail_limits.record(ctx, TokenPurpose.CHANGE_EMAIL, user.id, mailed=True, address=new_address)
     tokens.void_unused(ctx, user, TokenPurpose.CHANGE_EMAIL)
     hours = ctx.settings.registration_verify_hours
-    holder = find_user_by_email(ctx, new_address)
+    # shown as waiting for confirmation either way: the page must not tell whether
+    # another account has the address (that one gets a notice, and no link exists)
+    user.unconfirmed_email = new_address
+    user.unconfirmed_email_key = new_address.casefold()
     token = None
-    if holder is None:
-        user.unconfirmed_email = new_address
-        user.unconfirmed_email_key = new_address.casefold()
+    if find_user_by_email(ctx, new_address) is None:
         token = tokens.issue(ctx, user, TokenPurpose.CHANGE_EMAIL, timedelta(hours=hours))
     audit.record(ctx, Event.EMAIL_CHANGE_REQUESTED, target=user, details={"to": new_address})
     return EmailChangeMail(user, new_address, user.email, token, hours)
@@ -103,6 +116,9 @@ def confirm_email_change(ctx: Context, token: str) -> tuple[User, str | None]:
     :class:`AccountError` when another account took the address meanwhile."""
     row, user = _change_of(ctx, token)
     address = user.unconfirmed_email or ""
+    # one decision at a time per address: two accounts confirming it at once would
+    # otherwise both pass the check below and the second fail on the unique key
+    serial.hold(ctx, f"email:{address.casefold()}")
     other = find_user_by_email(ctx, address)
     if other is not None and other.id != user.id:
         raise AccountError("That email address now belongs to another account.")
@@ -110,7 +126,8 @@ def confirm_email_change(ctx: Context, token: str) -> tuple[User, str | None]:
     old = user.email
     user.email, user.email_key = address, address.casefold()
     user.unconfirmed_email = user.unconfirmed_email_key = None
-    # a reset link mailed to the old address must not open the account any more
-    tokens.void_unused(ctx, user, TokenPurpose.PASSWORD_RESET)
+    # no link mailed to the old address may open the account any more
+    for purpose in TokenPurpose:
+        tokens.void_unused(ctx, user, purpose)
     audit.record(ctx, Event.EMAIL_CHANGED, target=user, details={"email": [old, address]})
     return user, old

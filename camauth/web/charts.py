@@ -79,9 +79,10 @@ def round_scale(value: int) -> tuple[int, int]:
 
 
 def _span(bucket: Bucket, zone: str) -> str:
-    start, end = local(bucket.start, zone), local(bucket.end, zone)
     if bucket.end - bucket.start >= timedelta(days=1):
-        return start.strftime("%b %d")
+        # a day's bucket is a UTC day (so are its audit link's bounds): named as such
+        return bucket.start.strftime("%b %d")
+    start, end = local(bucket.start, zone), local(bucket.end, zone)
     return f"{start:%b %d %H:%M}-{end:%H:%M}"
 
 
@@ -106,7 +107,7 @@ def failures_chart(
         span = _span(bucket, zone)
         start, end = local(bucket.start, zone), local(bucket.end, zone)
         daily = bucket.end - bucket.start >= timedelta(days=1)
-        short = start.strftime("%b %d" if daily else "%H:%M")
+        short = bucket.start.strftime("%b %d") if daily else start.strftime("%H:%M")
         if not daily and bucket.end - bucket.start > timedelta(hours=1):
             short = start.strftime("%a %H:%M")
         total = bucket.failures

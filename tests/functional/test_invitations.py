@@ -190,3 +190,14 @@ def test_a_disabled_account_cannot_use_its_link(console, admin, mail_dir):
     finally:
         ctx.db.close()
     browser(console).get(mail.link(SET), status=404)
+
+
+def test_an_invitation_dies_when_the_account_gets_a_password_another_way(console, admin, mail_dir):
+    create(admin, send_link=True)
+    [mail] = read_mails(mail_dir)
+    dana = get_user_id(console, "dana")
+    form = admin.get(user_path(dana, "reset-password")).forms["reset-password"]
+    form["temporary_password"] = "amber kettle orbit sixty lanterns"
+    form.submit("submit", status=303)
+    response = browser(console).get(mail.link(SET), status=410)
+    assert "This link was already used" in response.text

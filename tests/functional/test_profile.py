@@ -169,7 +169,10 @@ def test_an_address_another_account_has_gets_a_notice_not_a_link(app, alice, mai
     ]
     [mail] = mails_to(mail_dir, "BOB@example.org")
     assert CONFIRM not in mail.body and "another account there already uses it" in mail.body
-    assert get_user(app, alice).unconfirmed_email is None
+    # the pages say the same as for a free address; only no link exists
+    waiting = "Waiting for you to follow the link mailed to BOB@example.org"
+    assert waiting in client.get("/account").text
+    assert "A link was mailed to BOB@example.org" in client.get(EMAIL).text
 
 
 def test_an_address_taken_before_the_link_is_followed_is_refused(app, alice, mail_dir):
@@ -238,3 +241,28 @@ def test_recent_activity_lists_the_change(app, alice, mail_dir):
     ask_for_new_address(client, "alice@new.example.org")
     rows = table_rows(client.get("/account"), "recent-activity")
     assert rows[0][1] == "New email address asked for"
+
+
+def test_mails_for_address_changes_are_limited_per_hour(app, alice, mail_dir, clock):
+    client = logged_in(app)
+    for n in range(3):  # camauth.mail.account_limit_per_hour
+        ask_for_new_address(client, f"new{n}@example.org")
+    refused = ask_for_new_address(client, "new3@example.org", status=400)
+    assert "Too many mails were asked for this hour" in error_text(refused)
+    assert mails_to(mail_dir, "new3@example.org") == []
+    clock.advance(minutes=61)
+    client = logged_in(app)  # a fresh login: the change needs a recent one
+    ask_for_new_address(client, "new3@example.org")
+    assert len(mails_to(mail_dir, "new3@example.org")) == 1
+
+
+def test_a_changed_address_voids_every_link_mailed_to_the_old_one(app, alice, mail_dir):
+    reset = browser(app).get("/password/forgot").forms["forgot-password"]
+    reset["login"] = "alice"
+    reset.submit("submit", status=303)
+    [reset_mail] = mails_to(mail_dir, "alice@example.org")
+    client = logged_in(app)
+    ask_for_new_address(client, "alice@new.example.org")
+    link = mails_to(mail_dir, "alice@new.example.org")[0].link(CONFIRM)
+    client.get(link).forms["confirm-email-change"].submit("submit", status=303)
+    assert browser(app).get(reset_mail.link("/password/reset/"), status=410).status_int == 410

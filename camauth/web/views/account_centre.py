@@ -12,12 +12,14 @@ from pyramid.view import view_config
 
 from ...services import account_centre, sessions
 from ...services.account_fields import AccountError
+from ...services.mail_limits import TooManyRequests
 from ...services.profile import pending_address, request_email_change, update_profile
 from ..account_forms import email_change_schema, profile_schema
 from ..context import app_settings
 from ..forms import form_controls, make_form
 from ..navigation import see_other
 from ..reauth import ask_again_unless_recent
+from ..refusals import too_many_requests_page
 from ..rendering import form_html, render_page
 from ..security import VIEW
 from .email_confirm import send_email_change_mails
@@ -119,6 +121,8 @@ def email_submit(request: Request) -> Response:
         return _email_page(request, failure.render(), 400)
     try:
         mail = request_email_change(request.camauth, request.user, values["email"])
+    except TooManyRequests as refused:
+        return too_many_requests_page(request, refused)
     except AccountError as refused:
         return _email_page(request, form.render(values), 400, str(refused))
     send_email_change_mails(request, mail)
