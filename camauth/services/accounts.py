@@ -178,9 +178,7 @@ def store_new_password(
     user.password_changed_at = ctx.clock()
     user.must_change_password = must_change
     sessions.end_user_sessions(ctx, user, keep_id=keep_session_id)
-    # whoever holds a mailed link that sets a password is out too
-    tokens.void_unused(ctx, user, TokenPurpose.PASSWORD_RESET)
-    tokens.void_unused(ctx, user, TokenPurpose.SET_PASSWORD)
+    tokens.void_unused(ctx, user, TokenPurpose.PASSWORD_RESET, TokenPurpose.SET_PASSWORD)
 
 
 def set_password(
@@ -319,8 +317,7 @@ def edit_user(ctx: Context, user: User, *, email: str | None, full_name: str) ->
         changes["email"] = [user.email, email]
         user.email, user.email_key = email, key
         # links already mailed to the old address must not open the account
-        for purpose in TokenPurpose:
-            tokens.void_unused(ctx, user, purpose)
+        tokens.void_unused(ctx, user, *TokenPurpose)
     if full_name != user.full_name:
         changes["full_name"] = [user.full_name, full_name]
         user.full_name = full_name

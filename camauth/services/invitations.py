@@ -44,9 +44,10 @@ def invite(ctx: Context, user: User, *, reset: bool = False) -> Invitation:
         user.password_hash = None
         user.must_change_password = False
         sessions.end_user_sessions(ctx, user)
-        tokens.void_unused(ctx, user, TokenPurpose.PASSWORD_RESET)
         lockout.unlock(ctx, user.username_key, user)
-    tokens.void_unused(ctx, user, TokenPurpose.SET_PASSWORD)
+    # earlier invitations die; a reset also kills the old password's reset links
+    also = (TokenPurpose.PASSWORD_RESET,) if reset else ()
+    tokens.void_unused(ctx, user, TokenPurpose.SET_PASSWORD, *also)
     hours = ctx.settings.password_invite_hours
     token = tokens.issue(ctx, user, TokenPurpose.SET_PASSWORD, timedelta(hours=hours))
     audit.record(ctx, Event.INVITATION_SENT, target=user, details={"reset": reset})

@@ -90,7 +90,7 @@ def request_email_change(ctx: Context, user: User, new_address: str) -> EmailCha
     return EmailChangeMail(user, new_address, user.email, token, hours)
 
 
-def pending_address(ctx: Context, user: User) -> str | None:
+def pending_address(user: User) -> str | None:
     """The address a change was asked for and not yet confirmed (an active account's
     ``unconfirmed_email``; a sign-up's is its registration address)."""
     return user.unconfirmed_email if user.is_active else None
@@ -127,7 +127,6 @@ def confirm_email_change(ctx: Context, token: str) -> tuple[User, str | None]:
     user.email, user.email_key = address, address.casefold()
     user.unconfirmed_email = user.unconfirmed_email_key = None
     # no link mailed to the old address may open the account any more
-    for purpose in TokenPurpose:
-        tokens.void_unused(ctx, user, purpose)
+    tokens.void_unused(ctx, user, *TokenPurpose)
     audit.record(ctx, Event.EMAIL_CHANGED, target=user, details={"email": [old, address]})
     return user, old

@@ -87,14 +87,15 @@ def spend(ctx: Context, row: AccountToken) -> None:
         raise LinkError(LinkProblem.USED)
 
 
-def void_unused(ctx: Context, user: User, purpose: TokenPurpose) -> int:
-    """Spend every outstanding token of this purpose (a new password voids old links)."""
+def void_unused(ctx: Context, user: User, *purposes: TokenPurpose) -> int:
+    """Spend every outstanding token of these purposes (a new password voids old
+    links), in one statement."""
     return execute_bulk(
         ctx.db,
         update(AccountToken)
         .where(
             AccountToken.user_id == user.id,
-            AccountToken.purpose == purpose.value,
+            AccountToken.purpose.in_([purpose.value for purpose in purposes]),
             AccountToken.used_at.is_(None),
         )
         .values(used_at=ctx.clock()),

@@ -31,7 +31,7 @@ from zope.interface import implementer
 
 from ..clock import Clock
 from ..models import SessionKind, User, WebSession
-from ..services import sessions
+from ..services import serial, sessions
 from ..services.session_lookup import SessionLookup, SessionRecord
 from ..settings import Settings
 from .bearer import bearer_token
@@ -134,8 +134,8 @@ class DatabaseSession(dict[str, Any]):
         if db.get_bind().dialect.name == "postgresql":
             stored = db.execute(row.with_for_update()).scalar()
         else:
-            # SQLite: begin the write transaction first (its one writer lock), then read
-            db.execute(update(WebSession).where(WebSession.id == -1).values(id=-1))
+            # SQLite: the read inside the write transaction (its one writer lock)
+            serial.hold(self.request.camauth, "session-row")
             stored = db.execute(row).scalar()
         return json.loads(stored).get(key) if stored else None
 

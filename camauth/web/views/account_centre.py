@@ -37,7 +37,7 @@ def account_centre_page(request: Request) -> Response:
         request,
         "account.html",
         security=account_centre.security_summary(ctx, user),
-        pending_email=pending_address(ctx, user),
+        pending_email=pending_address(user),
         sessions=sessions.live_sessions(ctx, user),
         current_id=request.session.session_id,
         end_others_url=request.route_path("camauth.account.sessions.end_others"),
@@ -95,7 +95,7 @@ def _email_page(request: Request, rendered: str, status: int = 200, error: str =
         status=status,
         form=form_html(rendered),
         error=error,
-        pending_email=pending_address(request.camauth, user),
+        pending_email=pending_address(user),
     )
 
 
