@@ -76,6 +76,11 @@ def includeme(config: Configurator) -> None:
     settings.setdefault("tm.annotate_user", "false")
     settings.setdefault("retry.attempts", "3")
     config.include("pyramid_tm")
+    # just outside pyramid_tm's: begins the transaction only when it is used
+    config.add_tween(
+        "camauth.web.transactions.lazy_transaction_tween_factory",
+        over="pyramid_tm.tm_tween_factory",
+    )
     config.include("pyramid_retry")
     registry = config.registry
     if "camauth.engine" not in registry:

@@ -2,7 +2,7 @@
 
 Going through the ORM (a Session, identity map, entity loading) costs several
 times the query itself, and this runs on every request with a session cookie.
-So the lookup borrows a pooled DB-API connection, runs one indexed SELECT of
+So the lookup uses a DB-API connection of its own, runs one indexed SELECT of
 the session row joined to its user, and decodes the values with the column
 types' own result processors. The user comes back as a *detached* ``User``
 (as if loaded and then expunged): reading it needs no database, and
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, bindparam, select
+from sqlalchemy import JSON, ColumnElement, bindparam, event, select
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_dict
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.pool import PoolProxiedConnection
 
 from ..models import User, WebSession
 
@@ -63,7 +63,19 @@ Processor = Callable[[Any], Any] | None
 
 
 class SessionLookup:
-    """Finds a session and its user by token digest on one engine."""
+    """Finds a session and its user by token digest on one engine.
+
+    Its connections are the engine's, taken out of the pool (``detach``) and kept
+    in a short list of its own: borrowing one is a list pop instead of a pool
+    checkout and return (with the pool's reset), which costs as much as the query.
+    On PostgreSQL they stay in autocommit: one SELECT needs no transaction, so it
+    is one round trip instead of three (BEGIN, SELECT, ROLLBACK). They are closed
+    when the engine is disposed, and all of them when one turns out to be lost
+    (a database restart). An in-memory SQLite database exists only on the pool's
+    own connection: there each lookup borrows it from the pool.
+    """
+
+    MAX_KEPT = 8  # more than the server's threads ever need at once
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -78,10 +90,38 @@ class SessionLookup:
         # compiled once for this database's driver: placeholders and all
         self._sql = str(query.compile(dialect=dialect))
         self._named = dialect.paramstyle not in ("qmark", "format", "numeric")
-        self._toggles_autocommit = dialect.name == "postgresql"
         self._processors: list[Processor] = [
             _processor(column.type, dialect) for column in (*session_columns, *_USER_COLUMNS)
         ]
+        url = engine.url
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        self._keeps_connections = not in_memory
+        self._kept: list[PoolProxiedConnection] = []
+        if self._keeps_connections:
+            event.listen(engine, "engine_disposed", lambda _engine: self.close_kept())
+
+    def close_kept(self) -> None:
+        while self._kept:
+            self._kept.pop().close()
+
+    def _borrow(self) -> PoolProxiedConnection:
+        if not self._keeps_connections:
+            return self.engine.raw_connection()
+        try:
+            return self._kept.pop()  # atomic: no lock needed between threads
+        except IndexError:
+            pass
+        connection = self.engine.raw_connection()
+        if self.engine.dialect.name == "postgresql":
+            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+        connection.detach()
+        return connection
+
+    def _give_back(self, connection: PoolProxiedConnection) -> None:
+        if self._keeps_connections and len(self._kept) < self.MAX_KEPT:
+            self._kept.append(connection)
+        else:
+            connection.close()
 
     def find(self, digest: str) -> tuple[SessionRecord, User | None] | None:
         dialect = self.engine.dialect
@@ -89,36 +129,24 @@ class SessionLookup:
         # Raw DB-API errors are not SQLAlchemy's: wrap them, so the error views answer
         # 503 (not 500), and on a disconnect invalidate the pool as a Connection would.
         try:
-            connection = self.engine.raw_connection()
+            connection = self._borrow()
         except dbapi_error as error:
             raise DBAPIError.instance(None, None, error, dbapi_error, dialect=dialect) from error
-        driver = connection.driver_connection
-        # One SELECT needs no transaction: in autocommit mode PostgreSQL answers in one
-        # round trip instead of three (BEGIN, SELECT, and the pool's ROLLBACK on return).
-        # sqlite3 starts no transaction for a SELECT anyway.
-        autocommit = self._toggles_autocommit
         try:
-            if autocommit:
-                driver.autocommit = True  # type: ignore[union-attr]
             cursor = connection.cursor()
             cursor.execute(self._sql, {"digest": digest} if self._named else (digest,))
             raw = cursor.fetchone()
             cursor.close()
         except dbapi_error as error:
             if dialect.is_disconnect(error, connection.dbapi_connection, None):  # type: ignore[arg-type]
-                self.engine.pool._invalidate(connection, error)
+                self.close_kept()  # as lost as this one
+                self.engine.pool._invalidate(connection, error)  # and the pool's
+            else:
+                connection.invalidate()
             raise DBAPIError.instance(
                 self._sql, None, error, dbapi_error, dialect=dialect
             ) from error
-        finally:
-            if autocommit:
-                # never hand a connection in autocommit back to the pool: the next
-                # user's transaction (and its row locks) would silently not exist
-                try:
-                    driver.autocommit = False  # type: ignore[union-attr]
-                except dbapi_error:
-                    connection.invalidate()
-            connection.close()  # back to the pool
+        self._give_back(connection)
         if raw is None:
             return None
         values = [
@@ -146,9 +174,15 @@ def _json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+_USER_KEYS = tuple(str(column.key) for column in _USER_COLUMNS)
+
+
 def _detached_user(values: list[Any]) -> User:
+    """A ``User`` in the state ``make_transient_to_detached`` would leave it in, made
+    directly: every column is loaded (so there is nothing to expire) and nothing
+    has changed, so only the identity key is missing."""
     user: User = User.__mapper__.class_manager.new_instance()
-    names = (str(column.key) for column in _USER_COLUMNS)
-    instance_dict(user).update(zip(names, values, strict=True))
-    make_transient_to_detached(user)
+    state = instance_state(user)
+    state.dict.update(zip(_USER_KEYS, values, strict=True))
+    state.key = User.__mapper__.identity_key_from_primary_key((values[0],))
     return user

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pyramid.config import Configurator
+from pyramid.events import ApplicationCreated
 from pyramid.tweens import INGRESS, MAIN
 
 from .bearer import skip_csrf_for_bearer
 from .context import service_context
+from .request_class import bake_request_properties
+from .routing import use_indexed_routes
 from .security import SecurityPolicy, request_user
 from .session import session_factory
 
 
 def includeme(config: Configurator) -> None:
+    use_indexed_routes(config)
+    config.add_subscriber(bake_request_properties, ApplicationCreated)
     config.include(".rendering")
     config.include(".mail")
     config.set_session_factory(session_factory)

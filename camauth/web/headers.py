@@ -22,6 +22,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
+_SECURITY_HEADER_ITEMS = list(SECURITY_HEADERS.items())
 Handler = Callable[[Request], Response]
 
 
@@ -31,12 +32,17 @@ def security_headers_tween_factory(handler: Handler, registry: Registry) -> Hand
             response = Response("The request is too large.", status=413, content_type="text/plain")
         else:
             response = handler(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        # the header list itself, not response.headers: the multidict view costs
+        # several times as much, on every response
+        headerlist = response.headerlist
+        present = {name.lower() for name, _ in headerlist}
+        headerlist.extend(item for item in _SECURITY_HEADER_ITEMS if item[0].lower() not in present)
         # static assets may be cached; pages (which may show personal data) may not.
         # The raw WSGI path: request.path_info raises on a path that is not UTF-8.
         if not request.environ.get("PATH_INFO", "").startswith(STATIC_PREFIXES):
-            response.headers["Cache-Control"] = "no-store"
+            if "cache-control" in present:
+                headerlist[:] = [item for item in headerlist if item[0].lower() != "cache-control"]
+            headerlist.append(("Cache-Control", "no-store"))
         return response
 
     return security_headers_tween

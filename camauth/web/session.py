@@ -36,6 +36,7 @@ from ..services.session_lookup import SessionLookup, SessionRecord
 from ..settings import Settings
 from .bearer import bearer_token
 from .context import anonymous_context, app_settings
+from .transactions import LAZY_TRANSACTION
 
 SESSION_COOKIE = "camauth_session"
 CSRF_COOKIE = "camauth_csrf"
@@ -106,6 +107,7 @@ class DatabaseSession(dict[str, Any]):
         # the last-seen time (see web/bearer.py)
         self.bearer = bearer
         self.conflicting_credentials = False
+        self._joined: Any = None  # the transaction whose commit writes this session
 
     @property
     def session_id(self) -> int | None:
@@ -251,16 +253,41 @@ class DatabaseSession(dict[str, Any]):
 
     # --- persistence ----------------------------------------------------------
 
-    def before_commit(self) -> None:
+    def has_writes(self) -> bool:
+        """Whether committing would write anything (see ``before_commit``)."""
         if self.bearer:
-            self._touch_bearer_session()
+            return self.record is not None and self._touch_due(self.record)
+        user = self.user
+        if user is not None and inspect(user).modified:
+            return True
+        record = self.record
+        if record is None:
+            return bool(self)
+        return self._touch_due(record) or _dumps(self) != record.data
+
+    def join_transaction(self, txn: Any) -> None:
+        """Write this session's changes when ``txn`` commits; set cookies after."""
+        if self._joined is txn:
+            return
+        self._joined = txn
+        txn.addBeforeCommitHook(self.before_commit)
+        txn.addAfterCommitHook(self.after_commit)
+
+    def _touch_due(self, record: SessionRecord) -> bool:
+        interval = timedelta(seconds=self._settings.session_touch_interval_seconds)
+        return self._clock() - record.last_seen_at >= interval
+
+    def before_commit(self) -> None:
+        record = self.record
+        if self.bearer:
+            if record is not None and self._touch_due(record):
+                self._write(record, {"last_seen_at": self._clock()})
             return
         user = self.user
         if user is not None and inspect(user).detached and inspect(user).modified:
             # request.user was changed but never attached: creating the ORM session
             # attaches it (db.py), and flushing joins that session to the commit
             self.request.dbsession.flush()
-        record = self.record
         if record is None:
             if not self:
                 return
@@ -275,26 +302,14 @@ class DatabaseSession(dict[str, Any]):
         data = _dumps(self)
         if data != record.data:
             changes["data"] = data
-        now = self._clock()
-        interval = timedelta(seconds=self._settings.session_touch_interval_seconds)
-        if now - record.last_seen_at >= interval:
-            changes["last_seen_at"] = now
+        if self._touch_due(record):
+            changes["last_seen_at"] = self._clock()
         if changes:
-            dbsession: Session = self.request.dbsession
-            dbsession.execute(
-                update(WebSession).where(WebSession.id == record.id).values(**changes)
-            )
+            self._write(record, changes)
 
-    def _touch_bearer_session(self) -> None:
-        record = self.record
-        if record is None:
-            return
-        now = self._clock()
-        interval = timedelta(seconds=self._settings.session_touch_interval_seconds)
-        if now - record.last_seen_at >= interval:
-            self.request.dbsession.execute(
-                update(WebSession).where(WebSession.id == record.id).values(last_seen_at=now)
-            )
+    def _write(self, record: SessionRecord, changes: dict[str, Any]) -> None:
+        dbsession: Session = self.request.dbsession
+        dbsession.execute(update(WebSession).where(WebSession.id == record.id).values(**changes))
 
     def after_commit(self, succeeded: bool) -> None:
         self._committed = succeeded
@@ -385,9 +400,9 @@ def session_factory(request: Request) -> DatabaseSession:
             session.user = already  # keeps any unsaved change made to it
         else:
             dbsession.add(session.user)
-    current = request.tm.get()
-    current.addBeforeCommitHook(session.before_commit)
-    current.addAfterCommitHook(session.after_commit)
+    if LAZY_TRANSACTION not in request.environ:
+        session.join_transaction(request.tm.get())
+    # else the transaction tween joins it at the end, if there is anything to commit
     callback: Callable[[Request, Response], None] = session.set_cookies
     request.add_response_callback(callback)
     return session

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import event, inspect, select, text
+from sqlalchemy.orm import Session
 
-from camauth.models import SessionKind, UserStatus, WebSession
+from camauth.models import SessionKind, User, UserStatus, WebSession
 from camauth.services import accounts, audit, sessions
 from camauth.services.audit import Event
 from camauth.services.session_lookup import SessionLookup
@@ -220,3 +221,37 @@ def test_fast_lookup_finds_the_session_and_its_user(ctx):
     assert anon_found[0].id == anon.id
     assert anon_found[1] is None
     assert lookup.find(sessions.token_digest("no such token")) is None
+
+
+def test_the_looked_up_user_attaches_without_a_query_and_saves_a_change(ctx):
+    user = add_user(ctx, email="alice@example.org")
+    token, _ = new_session(ctx, user)
+    engine = ctx.db.get_bind()
+    lookup = SessionLookup(engine)
+    found = lookup.find(sessions.token_digest(token))
+    assert found is not None
+    found_user = found[1]
+    assert found_user is not None
+    state = inspect(found_user)
+    assert state.detached and not state.modified
+    assert state.key == inspect(user).key
+
+    other = Session(engine)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        other.add(found_user)
+        assert statements == []  # attached as the persistent row it is
+        found_user.full_name = "Alice Liddell"
+        other.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        other.close()
+        lookup.close_kept()
+    assert statements == ["UPDATE"]
+    ctx.db.expire_all()
+    assert ctx.db.get(User, user.id).full_name == "Alice Liddell"
