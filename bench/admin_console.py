@@ -18,12 +18,13 @@ database (a SQLite file always; PostgreSQL when ``--database-url`` names one):
    attack that has 120 accounts locked, one throttled address) and 320 lock
    rows; then VACUUM ANALYZE on PostgreSQL, and camauth's housekeeping once;
 2. the services: users' first page, a page 100 pages in (reached by following
-   ``next``), searches ("schmidt", "user0999"), the status filter, the counts, a
+   ``next``), searches ("schmidt", "user0999", and the short "zz", "s", "ma",
+   "u", which match the start of names), the status filter, the counts, a
    user's overview; the audit log's first page, by event, by user, by time
    range, 100 pages in, and far back (a cursor 45 days old); ``export_rows`` of
    ~10,000 events (and per 1,000 rows); failures per hour, the locks in force,
    throttled addresses, recent failures; the live sessions;
-3. the console's pages: /admin, /admin/users (first page, page 101, a search, a
+3. the console's pages: /admin, /admin/users (first page, page 101, searches, a
    status filter), one user's page, /admin/audit (first page, by event, by user,
    page 101), /admin/sessions, /admin/lockouts, the CSV export; skipped, with
    the reason, if camauth answers /admin with anything but 200;
@@ -80,6 +81,7 @@ from camauth.models import User, UserStatus
 from camauth.models.meta import DIALECT_ONLY, Base
 from camauth.services import audit_search, directory, lockout_report, sessions
 from camauth.services.accounts import create_user, find_user, set_password
+from camauth.services.addresses import network_of
 from camauth.services.audit_search import AuditFilter
 from camauth.services.context import Context
 from camauth.services.directory import UserFilter
@@ -100,6 +102,9 @@ BATCH = 20_000  # rows per INSERT executemany on SQLite
 DAYS = 90  # the audit events span this many days, up to the seed's time
 DEEP_PAGES = 100
 SLOW_MS = 50.0  # a statement slower than this is reported
+# searches of one or two characters: "s" (Sofia, Sara, Schmidt ...), "ma" (Maria,
+# Marco, Hoffmann ...) and "u" (every username starts "user")
+SHORT_SEARCHES = {"s": "1 character", "ma": "2 characters", "u": "every username"}
 BIG_READ = 10_000  # a sequential scan reading this many rows is reported
 BIG_TABLES = ("users", "audit_events", "login_failures")  # SQLite: a SCAN of these counts
 
@@ -213,6 +218,8 @@ def user_rows(count: int, anchor: datetime, rng: random.Random, hash_: str) -> I
             "username_key": username,
             "email": email,
             "email_key": email.casefold() if email else None,
+            "unconfirmed_email": None,
+            "unconfirmed_email_key": None,
             "full_name": f"{first} {last}",
             "full_name_key": f"{first} {last}".casefold(),
             "status": status,
@@ -225,6 +232,7 @@ def user_rows(count: int, anchor: datetime, rng: random.Random, hash_: str) -> I
             "terms_revision": "2026-01" if agreed else None,
             "terms_agreed_at": agreed,
             "two_factor_enabled_at": created if index < SEED_ADMINS or index % 7 == 0 else None,
+            "time_zone": "",
             "extra": {},
         }
 
@@ -289,6 +297,7 @@ def volatile_rows(
             "scope": scope,
             "user_exists": exists,
             "ip": ip,
+            "network": network_of(ip),
             "user_agent": agent,
             "reason": "password",
             "created_at": at,
@@ -341,6 +350,10 @@ def volatile_rows(
                 "token_digest": hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
                 "user_id": rng.choice(active_ids),
                 "kind": "api" if number % 10 == 0 else "browser",
+                # what an API session's person approved (a device login); "" for a browser
+                "client_id": "camauth-device-login" if number % 10 == 0 else "",
+                "hostname": "build-7.example.org" if number % 10 == 0 else "",
+                "scope": "",
                 "created_at": created,
                 "last_seen_at": seen,
                 "authenticated_at": created,
@@ -716,7 +729,7 @@ def service_operations(seed: Seed, ready: Prepared) -> list[Operation]:
     day = seed.anchor - timedelta(days=30)
     pending = UserStatus.PENDING_APPROVAL
 
-    def count(c: Context, criteria: UserFilter) -> int:
+    def count(c: Context, criteria: UserFilter) -> directory.MatchCount:
         return directory.count_users(c, criteria)
 
     def overview(c: Context) -> directory.UserOverview:
@@ -744,25 +757,37 @@ def service_operations(seed: Seed, ready: Prepared) -> list[Operation]:
             lambda c: directory.search_users(c, UserFilter(text="zz")),
             page_note,
         ),
+        *(
+            Operation(
+                f"users: search {text!r} ({what})",
+                lambda c, text=text: directory.search_users(c, UserFilter(text=text)),
+                page_note,
+            )
+            for text, what in SHORT_SEARCHES.items()
+        ),
         Operation(
             "users: status pending_approval",
             lambda c: directory.search_users(c, UserFilter(status=pending)),
             page_note,
         ),
-        Operation("count_users, no filter", lambda c: count(c, UserFilter()), "{:,}".format),
-        Operation(
-            "count_users 'schmidt'", lambda c: count(c, UserFilter(text="schmidt")), "{:,}".format
-        ),
+        Operation("count_users, no filter", lambda c: count(c, UserFilter()), str),
+        Operation("count_users 'schmidt'", lambda c: count(c, UserFilter(text="schmidt")), str),
         Operation(
             "count_users 'user0999'",
             lambda c: count(c, UserFilter(text="user0999")),
-            "{:,}".format,
+            str,
         ),
-        Operation("count_users 'zz'", lambda c: count(c, UserFilter(text="zz")), "{:,}".format),
+        Operation("count_users 'zz'", lambda c: count(c, UserFilter(text="zz")), str),
+        *(
+            Operation(
+                f"count_users {text!r}", lambda c, text=text: count(c, UserFilter(text=text)), str
+            )
+            for text in SHORT_SEARCHES
+        ),
         Operation(
             "count_users pending_approval",
             lambda c: count(c, UserFilter(status=pending)),
-            "{:,}".format,
+            str,
         ),
         Operation(
             "users_by_status",
@@ -880,6 +905,7 @@ def page_targets(ready: Prepared) -> list[str]:
         f"/admin/users?{urlencode({'after': ready.deep_users.encode()})}",
         "/admin/users?q=schmidt",
         "/admin/users?q=zz",
+        *(f"/admin/users?q={text}" for text in SHORT_SEARCHES),
         "/admin/users?status=pending_approval",
         f"/admin/users/{ready.user_id}",
         "/admin/audit",

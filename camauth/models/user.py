@@ -31,6 +31,14 @@ def _trigram_index(column: str) -> Index:
     return only_on("postgresql", index)
 
 
+def _prefix_index(column: str) -> Index:
+    """A PostgreSQL B-tree in code point order (``text_pattern_ops``): a search of one
+    or two characters matches the start of a name (``LIKE 'ma%'``), and reads just
+    that range of this index whatever the database's collation."""
+    index = Index(f"ix_users_{column}_prefix", column, postgresql_ops={column: "text_pattern_ops"})
+    return only_on("postgresql", index)
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -39,6 +47,12 @@ class User(Base):
         _trigram_index("username_key"),
         _trigram_index("email_key"),
         _trigram_index("full_name_key"),
+        _prefix_index("username_key"),
+        _prefix_index("email_key"),
+        _prefix_index("full_name_key"),
+        # SQLite's short search reads ranges of the binary indexes: the unique ones
+        # of username_key and email_key, and this one
+        only_on("sqlite", Index("ix_users_full_name_key", "full_name_key")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,6 +4,13 @@ and everything about one user on a single page (PRODUCT §9).
 A list page costs three indexed queries whatever the number of users: the page
 of users itself (keyset paging by username), then the lock and the live
 sessions of just those users.
+
+A search of three or more characters finds the text anywhere in a username,
+address or full name (PostgreSQL's trigram indexes serve it). One or two
+characters are too short for trigrams and would match most names anywhere, so
+they find the names that *start* with them, from B-tree indexes (migration
+0009), and their count stops at ``COUNT_CAP`` ("more than 1,000"): neither reads
+every user.
 """
 
 from __future__ import annotations
@@ -11,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import QueryableAttribute
 
 from ..models import AuditEvent, Lockout, TwoFactorCredential, User, UserStatus, WebSession
 from . import lockout, recovery_codes, sessions
@@ -21,6 +30,8 @@ from .paging import Cursor, Page, keyset_page
 from .usernames import normalize_username
 
 MAX_SEARCH = 200  # characters; longer than any username, address or name
+SHORT_SEARCH = 2  # characters: a search this short or shorter matches the start of names
+COUNT_CAP = 1000  # a short search's count stops here: "more than 1,000 users match"
 
 
 class SearchError(ValueError):
@@ -34,35 +45,74 @@ class UserFilter:
 
 
 @dataclass(frozen=True)
+class MatchCount:
+    """How many users match: exactly ``number``, or, if ``more``, more than ``number``
+    (a short search stops counting at ``COUNT_CAP``)."""
+
+    number: int
+    more: bool = False
+
+    def __str__(self) -> str:
+        return f"more than {self.number:,}" if self.more else f"{self.number:,}"
+
+
+@dataclass(frozen=True)
 class UserRow:
     user: User
     locked_until: datetime | None  # the latest lock of any of the username's scopes
     sessions: int  # live sessions
 
 
-def _like_pattern(text: str) -> str:
-    """``text`` as a LIKE pattern matching it anywhere, its own % and _ taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _escaped(text: str) -> str:
+    """``text`` in a LIKE pattern, its own % and _ (and the escape \\) taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _matching(criteria: UserFilter) -> list[ColumnElement[bool]]:
+def _after_prefix(prefix: str) -> str | None:
+    """The least string that sorts (by code point) after every string starting with
+    ``prefix``, or None if there is none."""
+    for position in range(len(prefix) - 1, -1, -1):
+        code = ord(prefix[position]) + 1
+        code = 0xE000 if code == 0xD800 else code  # surrogates are not characters
+        if code <= 0x10FFFF:
+            return prefix[:position] + chr(code)
+    return None
+
+
+def _starts_with(column: QueryableAttribute[Any], prefix: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix``, as a condition an index range serves."""
+    if dialect == "sqlite":
+        # SQLite takes a LIKE to an index only if it has the NOCASE collation; a
+        # range of the column's own (binary, code point order) index is the same match
+        after = _after_prefix(prefix)
+        at_least = column >= prefix
+        return at_least if after is None else and_(at_least, column < after)
+    # PostgreSQL: LIKE 'ma%' is a range of a text_pattern_ops index, whatever the
+    # database's collation
+    return column.like(_escaped(prefix) + "%", escape="\\")
+
+
+def matches_start_only(criteria: UserFilter) -> bool:
+    """Whether the search is short enough to find only names starting with it."""
+    return 0 < len(normalize_username(criteria.text)) <= SHORT_SEARCH
+
+
+def _matching(ctx: Context, criteria: UserFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     text = normalize_username(criteria.text)
     if len(text) > MAX_SEARCH:
         raise SearchError(f"Search for at most {MAX_SEARCH} characters.")
     if "\x00" in text:
         raise SearchError("The search contains a character that cannot be searched for.")
-    if text:
-        # every searched column has a casefolded *_key twin
-        folded = _like_pattern(text.casefold())
-        conditions.append(
-            or_(
-                User.username_key.like(folded, escape="\\"),
-                User.email_key.like(folded, escape="\\"),
-                User.full_name_key.like(folded, escape="\\"),
-            )
-        )
+    # every searched column has a casefolded *_key twin
+    searched = (User.username_key, User.email_key, User.full_name_key)
+    folded = text.casefold()
+    if matches_start_only(criteria):
+        dialect = ctx.db.get_bind().dialect.name
+        conditions.append(or_(*(_starts_with(column, folded, dialect) for column in searched)))
+    elif text:
+        anywhere = f"%{_escaped(folded)}%"
+        conditions.append(or_(*(column.like(anywhere, escape="\\") for column in searched)))
     if criteria.status is not None:
         conditions.append(User.status == criteria.status.value)
     return conditions
@@ -72,7 +122,7 @@ def search_users(
     ctx: Context, criteria: UserFilter, cursor: Cursor | None = None, per_page: int = 50
 ) -> Page[UserRow]:
     """A page of users matching ``criteria``, in username order."""
-    query = select(User).where(*_matching(criteria))
+    query = select(User).where(*_matching(ctx, criteria))
     page = keyset_page(
         ctx.db,
         query,
@@ -89,9 +139,16 @@ def search_users(
     return Page(rows, page.previous, page.next)
 
 
-def count_users(ctx: Context, criteria: UserFilter) -> int:
-    query = select(func.count()).select_from(User).where(*_matching(criteria))
-    return ctx.db.scalar(query) or 0
+def count_users(ctx: Context, criteria: UserFilter) -> MatchCount:
+    """How many users match; for a short search, up to ``COUNT_CAP`` and then "more"."""
+    conditions = _matching(ctx, criteria)
+    if not matches_start_only(criteria):
+        query = select(func.count()).select_from(User).where(*conditions)
+        return MatchCount(ctx.db.scalar(query) or 0)
+    # a short search can match most users: count no further than one past the cap
+    first = select(User.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    found = ctx.db.scalar(select(func.count()).select_from(first)) or 0
+    return MatchCount(COUNT_CAP, more=True) if found > COUNT_CAP else MatchCount(found)
 
 
 def _locked_until(ctx: Context, username_keys: Sequence[str]) -> dict[str, datetime]:

@@ -8,7 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy
 
+from camauth.models import AuditEvent
 from camauth.services import accounts, audit, audit_search, lockout
 from camauth.services.audit import Event
 from camauth.services.audit_search import (
@@ -275,3 +277,41 @@ def test_export_applies_the_filter(ctx, story):
     rows = exported(ctx, AuditFilter(username="bob"))
     assert [row[1] for row in rows[1:]] == ["user_disabled", "user_created"]
     assert exported(ctx, AuditFilter(username="nobody")) == [CSV_HEADER]
+
+
+def test_export_reads_rows_as_tuples_in_batches(ctx, clock):
+    """A big export makes no ORM object per event, and reads a batch at a time (a
+    server-side cursor on PostgreSQL) rather than the whole result at once."""
+    for number in range(5):
+        record(ctx, Event.LOGOUT, target_name=f"n{number}")
+    ctx.db.expunge_all()
+    options: list[dict] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "FROM audit_events" in statement:
+            options.append(dict(context.execution_options))
+
+    engine = ctx.db.get_bind()
+    sqlalchemy.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        rows = exported(ctx, batch=2)
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", seen)
+    assert [row[4] for row in rows[1:]] == ["n4", "n3", "n2", "n1", "n0"]
+    assert not [thing for thing in ctx.db.identity_map.values() if isinstance(thing, AuditEvent)]
+    [used] = options
+    assert used.get("yield_per") == 2
+    assert used.get("stream_results") is True
+
+
+def test_export_csv_is_the_rows_written_as_csv_in_chunks(ctx, clock):
+    for number in range(5):
+        record(ctx, Event.LOGOUT, target_name=f"=n{number},")
+    chunks = list(audit_search.export_csv(ctx, AuditFilter(), rows_per_chunk=2))
+    assert len(chunks) == 3  # the header and 5 rows, 2 a chunk
+    text = "".join(chunks)
+    assert text.startswith("\ufeff")
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(exported(ctx))
+    assert text == "\ufeff" + buffer.getvalue()
+    assert '"\'=n4,"' in text

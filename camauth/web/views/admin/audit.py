@@ -3,8 +3,6 @@ time; ``/admin/audit.csv`` exports every row the filter matches."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -111,15 +109,5 @@ def _csv_chunks(request: Request, ctx: Context, criteria: AuditFilter) -> Iterat
     need no more memory than a thousand."""
     factory = request.registry["camauth.dbsession_factory"]
     with factory() as dbsession:
-        buffer = io.StringIO()
-        buffer.write("\ufeff")  # spreadsheets then read the file as UTF-8
-        writer = csv.writer(buffer)
-        for number, cells in enumerate(
-            audit_search.export_rows(replace(ctx, db=dbsession), criteria)
-        ):
-            writer.writerow(cells)
-            if number % FLUSH_EVERY == FLUSH_EVERY - 1:
-                yield buffer.getvalue().encode("utf-8")
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue().encode("utf-8")
+        for text in audit_search.export_csv(replace(ctx, db=dbsession), criteria, FLUSH_EVERY):
+            yield text.encode("utf-8")

@@ -55,6 +55,7 @@ def users_page(request: Request) -> Response:
         "users",
         page=page,
         total=total,
+        from_the_start=directory.matches_start_only(criteria),
         query=query,
         statuses=STATUSES,
         pages=paging_links(request, "camauth.admin.users", page, query),
