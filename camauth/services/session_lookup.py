@@ -90,8 +90,12 @@ class SessionLookup:
         # compiled once for this database's driver: placeholders and all
         self._sql = str(query.compile(dialect=dialect))
         self._named = dialect.paramstyle not in ("qmark", "format", "numeric")
-        self._processors: list[Processor] = [
+        processors = [
             _processor(column.type, dialect) for column in (*session_columns, *_USER_COLUMNS)
+        ]
+        # only the columns whose values need converting (timestamps, JSON, ...)
+        self._conversions = [
+            (index, process) for index, process in enumerate(processors) if process is not None
         ]
         url = engine.url
         in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
@@ -149,10 +153,11 @@ class SessionLookup:
         self._give_back(connection)
         if raw is None:
             return None
-        values = [
-            value if process is None or value is None else process(value)
-            for process, value in zip(self._processors, raw, strict=True)
-        ]
+        values = list(raw)
+        for index, process in self._conversions:
+            value = values[index]
+            if value is not None:
+                values[index] = process(value)
         split = len(_SESSION_COLUMNS) + 1
         record = SessionRecord(*values[:split])
         user_values = values[split:]

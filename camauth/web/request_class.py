@@ -48,7 +48,8 @@ def bake_request_properties(event: ApplicationCreated) -> None:
         if hasattr(parent, name):
             setattr(baked, name, getattr(parent, name))
     router.request_factory = baked
-    router.request_extensions = _MethodsOnly(dict(extensions.methods))
+    methods = dict(extensions.methods)
+    router.request_extensions = _MethodsOnly(methods) if methods else None
 
     invoke_subrequest = router.invoke_subrequest
 

@@ -27,6 +27,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 from zope.interface import implementer
 
 from ..clock import Clock
@@ -258,7 +259,7 @@ class DatabaseSession(dict[str, Any]):
         if self.bearer:
             return self.record is not None and self._touch_due(self.record)
         user = self.user
-        if user is not None and inspect(user).modified:
+        if user is not None and instance_state(user).modified:
             return True
         record = self.record
         if record is None:
