@@ -24,6 +24,7 @@ the user, or a transaction already under way.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -131,14 +132,25 @@ def _finish(
         finisher()
     except Exception:
         exc_info = sys.exc_info()
+        # Tagged while the data managers can still say whether it is retryable, then
+        # aborted now: a commit that failed (a before-commit hook raised, say) leaves
+        # the transaction open, and with it the database transaction and its locks,
+        # until this thread's next request (pyramid_tm leaves it so).
+        maybe_tag_retryable(request, exc_info)
+        _abort_quietly()
         try:
             answer: Response = request.invoke_exception_view(exc_info)
             return answer
         except NotFound:
-            maybe_tag_retryable(request, exc_info)
             error = exc_info[1]
             assert error is not None
             raise error from None
         finally:
             del exc_info
     return response
+
+
+def _abort_quietly() -> None:
+    # the commit's own error is the one to report
+    with contextlib.suppress(Exception):
+        transaction.manager.abort()

@@ -51,6 +51,16 @@ def _rename_then_fail(request: Request) -> Response:
     raise HTTPForbidden("refused after the change")
 
 
+def _rename_then_fail_at_commit(request: Request) -> Response:
+    request.user.full_name = request.params["name"]
+
+    def refuse() -> None:
+        raise RuntimeError("commit refused by the test")
+
+    request.tm.get().addBeforeCommitHook(refuse)
+    return Response("will not commit")
+
+
 def _remember(request: Request) -> Response:
     request.session["note"] = request.params["note"]
     return Response("noted")
@@ -82,6 +92,7 @@ VIEWS: dict[str, Callable[[Request], Response]] = {
     "/lean/rename": _rename,
     "/lean/rename-doomed": _rename_then_doom,
     "/lean/rename-refused": _rename_then_fail,
+    "/lean/rename-commit-fails": _rename_then_fail_at_commit,
     "/lean/remember": _remember,
     "/lean/recall": _recall,
     "/lean/append": _append,
@@ -172,6 +183,13 @@ def test_a_raised_refusal_rolls_the_change_back(lean_app, alice):
     alice.get("/lean/rename-refused", params={"name": "Refused Name"}, status=403)
     assert full_name(lean_app) == ""
     assert not in_transaction(transaction.manager)
+
+
+def test_a_failed_commit_is_rolled_back_at_once(lean_app, alice):
+    """Not left open (with its locks) until this thread's next request."""
+    alice.get("/lean/rename-commit-fails", params={"name": "Never Saved"}, status=500)
+    assert not in_transaction(transaction.manager)
+    assert full_name(lean_app) == ""
 
 
 def test_session_data_is_saved_and_read_back(alice):
