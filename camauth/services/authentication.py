@@ -15,6 +15,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, bindparam, literal_column, null, select
 
 from ..models import UNTRUSTED_SCOPE, User, UserStatus
 from . import accounts, audit, lockout, mfa, recovery_codes
@@ -56,14 +59,13 @@ def authenticate(
         ctx.passwords.burn_time(password)
         return LoginResult(Outcome.INVALID, scope=scope)
 
-    throttled = _throttled_until(ctx, scope)
-    if throttled is not None:
-        return LoginResult(Outcome.THROTTLED, until=throttled, scope=scope)
-    until = lockout.locked_until(ctx, key, scope)
-    if until is not None:
-        return LoginResult(Outcome.LOCKED, until=until, scope=scope)
+    before = _read_before_verify(ctx, key, scope)
+    if before.throttled_until is not None:
+        return LoginResult(Outcome.THROTTLED, until=before.throttled_until, scope=scope)
+    if before.locked_until is not None:
+        return LoginResult(Outcome.LOCKED, until=before.locked_until, scope=scope)
 
-    user = accounts.find_user(ctx, key)
+    user = before.user
     checked = ctx.passwords.verify(user.password_hash if user else None, password)
     if user is None or not checked.ok or user.status == UserStatus.DISABLED:
         reason = "disabled" if user is not None and checked.ok else "password"
@@ -86,6 +88,53 @@ def authenticate(
         return LoginResult(Outcome.SECOND_FACTOR, user=user, scope=scope)
     _succeed(ctx, user, scope, held, {"two_factor": "none"})
     return LoginResult(Outcome.OK, user=user, scope=scope)
+
+
+@dataclass(frozen=True)
+class _BeforeVerify:
+    throttled_until: datetime | None
+    locked_until: datetime | None
+    user: User | None
+
+
+def _before_verify_statement(throttle: ColumnElement[Any]) -> Select[Any]:
+    # FROM a one-row table, so the row (and the two answers) is there whether or
+    # not the username exists; the user comes back as None when it does not
+    one_row = select(literal_column("1").label("one")).subquery("one_row")
+    return (
+        select(
+            throttle.label("nth_latest_failure"),
+            lockout.LOCK_END.scalar_subquery().label("locked_until"),
+            User,
+        )
+        .select_from(one_row)
+        .outerjoin(User, User.username_key == bindparam("username_key"))
+    )
+
+
+# with the network's throttle, and for a trusted device (which no throttle holds)
+_BEFORE_VERIFY = _before_verify_statement(lockout.NTH_LATEST_FAILURE.scalar_subquery())
+_BEFORE_VERIFY_TRUSTED = _before_verify_statement(null())
+
+
+def _read_before_verify(ctx: Context, username_key: str, scope: str) -> _BeforeVerify:
+    """The network's throttle, the scope's lock and the account, as three lookups
+    would find them, in one statement: one round trip instead of three on
+    PostgreSQL. They are decided in that order by the caller. Nothing is held:
+    the lock is checked again, holding its row, after the slow password check."""
+    network = ctx.origin.network if scope == UNTRUSTED_SCOPE else ""
+    values = {"username_key": username_key, "scope": scope}
+    if network:
+        statement = _BEFORE_VERIFY
+        values |= lockout.throttle_parameters(ctx, network)
+    else:  # no network to count (see _throttled_until)
+        statement = _BEFORE_VERIFY_TRUSTED
+    row = ctx.db.execute(statement, values).one()
+    return _BeforeVerify(
+        throttled_until=lockout.throttle_end(ctx, row.nth_latest_failure),
+        locked_until=lockout.lock_in_force(ctx, row.locked_until),
+        user=row.User,
+    )
 
 
 def _throttled_until(ctx: Context, scope: str) -> datetime | None:

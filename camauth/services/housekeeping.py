@@ -104,8 +104,14 @@ def cleanup_if_due(ctx: Context, state: Any) -> None:
     Pyramid registry); several processes each run it now and then, which is harmless.
     """
     now = ctx.clock()
-    last: datetime | None = state.get(_LAST_RUN)
-    if last is not None and now - last < OPPORTUNISTIC_INTERVAL:
+    if not due(state, now):
         return
     state[_LAST_RUN] = now
     cleanup(ctx, limit=OPPORTUNISTIC_BATCH)
+
+
+def due(state: Any, now: datetime) -> bool:
+    """Whether ``cleanup_if_due`` would clean up now (checked before a caller sets
+    up a transaction for it: most of the time it is not due)."""
+    last: datetime | None = state.get(_LAST_RUN)
+    return last is None or now - last >= OPPORTUNISTIC_INTERVAL

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import UNTRUSTED_SCOPE, Lockout, LoginFailure, User
@@ -44,14 +44,55 @@ def lock_minutes(ctx: Context, failures: int) -> int:
     return min(minutes, settings.lockout_max_lockout_minutes)
 
 
+# Built once, values bound per call: every login attempt runs these, and building
+# a statement costs more Python than running it on SQLite. (``authentication``
+# also reads both as subqueries of its one statement before the password check.)
+
+# the end of a scope's lock, as stored (see ``lock_in_force``)
+LOCK_END = select(Lockout.locked_until).where(
+    Lockout.username_key == bindparam("username_key"), Lockout.scope == bindparam("scope")
+)
+_HELD_LOCK_END = LOCK_END.with_for_update()
+
+# the (threshold+1)-th most recent failure of a network within the window: once it
+# leaves the window, the network is back at the threshold and may try again
+NTH_LATEST_FAILURE = (
+    select(LoginFailure.created_at)
+    .where(
+        LoginFailure.network == bindparam("network"),
+        LoginFailure.created_at > bindparam("failed_since"),
+    )
+    .order_by(LoginFailure.created_at.desc())
+    .offset(bindparam("nth", type_=Integer))
+    .limit(1)
+)
+
+
+def lock_in_force(ctx: Context, until: datetime | None) -> datetime | None:
+    """``until`` (a stored lock end) if that lock is still in force, else None."""
+    return until if until is not None and until > ctx.clock() else None
+
+
 def locked_until(ctx: Context, username_key: str, scope: str) -> datetime | None:
     """When the scope's lock ends, or None if it is not locked now."""
-    until = ctx.db.scalar(
-        select(Lockout.locked_until).where(
-            Lockout.username_key == username_key, Lockout.scope == scope
-        )
-    )
-    return until if until is not None and until > ctx.clock() else None
+    until = ctx.db.scalar(LOCK_END, {"username_key": username_key, "scope": scope})
+    return lock_in_force(ctx, until)
+
+
+def throttle_parameters(ctx: Context, network: str) -> dict[str, Any]:
+    """The values of :data:`NTH_LATEST_FAILURE` for ``network`` now."""
+    window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
+    return {
+        "network": network,
+        "failed_since": ctx.clock() - window,
+        "nth": ctx.settings.lockout_ip_threshold,
+    }
+
+
+def throttle_end(ctx: Context, nth_latest: datetime | None) -> datetime | None:
+    """When a network whose :data:`NTH_LATEST_FAILURE` is ``nth_latest`` may try again."""
+    window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
+    return nth_latest + window if nth_latest is not None else None
 
 
 def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
@@ -61,17 +102,8 @@ def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
     network = network_of(ip)
     if not network:
         return None
-    window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
-    # the (threshold+1)-th most recent failure: once it leaves the window, the IP
-    # is back at the threshold and may try again
-    nth_latest = ctx.db.scalar(
-        select(LoginFailure.created_at)
-        .where(LoginFailure.network == network, LoginFailure.created_at > ctx.clock() - window)
-        .order_by(LoginFailure.created_at.desc())
-        .offset(ctx.settings.lockout_ip_threshold)
-        .limit(1)
-    )
-    return nth_latest + window if nth_latest is not None else None
+    nth_latest = ctx.db.scalar(NTH_LATEST_FAILURE, throttle_parameters(ctx, network))
+    return throttle_end(ctx, nth_latest)
 
 
 def _upsert_lock_row(ctx: Context, username_key: str, scope: str) -> Any:
@@ -102,15 +134,10 @@ def hold_lock_row(ctx: Context, username_key: str, scope: str) -> HeldLock:
     the lock they set, so a success decided after it cannot slip through or
     clear that lock.
     """
-    row = ctx.db.execute(
-        select(Lockout.locked_until)
-        .where(Lockout.username_key == username_key, Lockout.scope == scope)
-        .with_for_update()
-    ).first()
+    row = ctx.db.execute(_HELD_LOCK_END, {"username_key": username_key, "scope": scope}).first()
     if row is None:
         return HeldLock(exists=False, until=None)
-    until = row.locked_until
-    return HeldLock(exists=True, until=until if until is not None and until > ctx.clock() else None)
+    return HeldLock(exists=True, until=lock_in_force(ctx, row.locked_until))
 
 
 def hold_for_attempt(ctx: Context, username_key: str, scope: str) -> HeldLock:
@@ -123,8 +150,7 @@ def hold_for_attempt(ctx: Context, username_key: str, scope: str) -> HeldLock:
     holds nothing while no row exists.)
     """
     row = _upsert_lock_row(ctx, username_key, scope)
-    until = row.locked_until
-    return HeldLock(exists=True, until=until if until is not None and until > ctx.clock() else None)
+    return HeldLock(exists=True, until=lock_in_force(ctx, row.locked_until))
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,10 @@ def housekeeping_if_due(request: Request) -> None:
     login failure being recorded, and the request must hold no lock row that the
     cleanup would wait for.
     """
-    factory = request.registry["camauth.dbsession_factory"]
+    registry = request.registry
+    if not housekeeping.due(registry, registry["camauth.clock"]()):
+        return  # the usual case: no ORM session to open and close
+    factory = registry["camauth.dbsession_factory"]
     with factory() as dbsession:
         ctx = replace(anonymous_context(request), db=dbsession)
         try:

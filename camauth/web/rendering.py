@@ -20,6 +20,7 @@ from ..resources import resource_dir
 from ..services import password_policy, plain_words
 from .local_times import time_element
 from .navigation import home_path
+from .stencil import keep_stencils
 
 TEMPLATE_ENV = "camauth.templates"
 _LINKS_CACHE = "camauth.links"
@@ -91,9 +92,14 @@ def render_page(
     request: Request, template: str, status: int = 200, *, use_session: bool = True, **values: Any
 ) -> Response:
     """Render a page; ``use_session=False`` for pages that must not touch the database."""
-    environment: Environment = request.registry[TEMPLATE_ENV]
     user = request.user if use_session else None
-    page = environment.get_template(template).render(
+    return html_response(page_html(request, template, user, **values), status)
+
+
+def page_html(request: Request, template: str, user: Any, **values: Any) -> str:
+    """The page ``template`` as ``user`` (None: a visitor) sees it."""
+    environment: Environment = request.registry[TEMPLATE_ENV]
+    return environment.get_template(template).render(
         request=request,
         user=user,
         csrf_token=request.session.get_csrf_token() if user is not None else "",
@@ -101,6 +107,9 @@ def render_page(
         links=_links(request),
         **values,
     )
+
+
+def html_response(page: str, status: int = 200) -> Response:
     return Response(page, status=status, content_type="text/html", charset="utf-8")
 
 
@@ -117,3 +126,6 @@ def includeme(config: Configurator) -> None:
     environment.globals["brand"] = {"name": settings.site_name, "logo": settings.logo_path}
     config.registry[TEMPLATE_ENV] = environment
     config.registry[_LINKS_CACHE] = {}
+    # pages rendered once and filled per request (web/stencil.py), unless templates
+    # reload: an edited template must show at once
+    keep_stencils(config.registry, keep=not reload_templates)

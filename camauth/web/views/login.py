@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import deform
 from pyramid.request import Request
@@ -18,7 +19,8 @@ from ..context import app_settings, housekeeping_if_due
 from ..device import issue_device_cookie, trusted_device_at_login
 from ..forms import form_controls, login_schema, make_form
 from ..navigation import commit_anyway, home_path, safe_next, see_other
-from ..rendering import form_html, render_page
+from ..rendering import form_html, html_response, page_html, render_page
+from ..stencil import hole, stencil
 from .register import send_registration_mail
 
 INVALID = "Invalid username or password."
@@ -84,23 +86,40 @@ NOTICES = {
 
 def _page(request: Request, form_rendered: str, status: int, error: str = "") -> Response:
     return render_page(
-        request,
-        "login.html",
-        status=status,
-        form=form_html(form_rendered),
-        error=error,
-        notice=NOTICES.get(request.GET.get("notice", "")),
-        registration_open=app_settings(request.registry).registration != "closed",
+        request, "login.html", status=status, **_values(request, form_rendered, error)
     )
+
+
+def _values(request: Request, form_rendered: str, error: str = "") -> dict[str, Any]:
+    return {
+        "form": form_html(form_rendered),
+        "error": error,
+        "notice": NOTICES.get(request.GET.get("notice", "")),
+        "registration_open": app_settings(request.registry).registration != "closed",
+    }
+
+
+def _blank_page(request: Request) -> str:
+    """The page a visitor gets, with holes for the CSRF token and ``next``."""
+    form = _login_form(request)
+    rendered = form.render({"csrf_token": hole("csrf_token"), "next": hole("next")})
+    return page_html(request, "login.html", None, **_values(request, rendered))
 
 
 @view_config(route_name="camauth.login", request_method="GET")
 def login_page(request: Request) -> Response:
-    target = safe_next(request.GET.get("next")) or ""
+    # a plain dict when there is no query: WebOb's misses cost more than this page
+    query = request.GET or {}
+    target = safe_next(query.get("next")) or ""
     if request.user is not None:
         return see_other(target or home_path(request))
-    form = _login_form(request)
-    return _page(request, form.render({"next": target}), 200)
+    # the same for every visitor but the CSRF token and next: rendered once per
+    # notice (and application root) and filled in (web/stencil.py)
+    notice = query.get("notice", "")
+    key = ("login", request.script_name, notice if notice in NOTICES else "")
+    blank = stencil(request, key, lambda: _blank_page(request))
+    page = blank.fill(csrf_token=request.session.get_csrf_token(), next=target)
+    return html_response(page)
 
 
 @view_config(route_name="camauth.login", request_method="POST")
