@@ -444,6 +444,7 @@ class ViewFigures:
     camauth_us: float  # the protected host view with the session cookie
     bearer_us: float  # the same view with an API session's bearer token
     api_us: float  # GET /api/v1/me with the bearer token
+    login_page_us: float  # GET /login for a visitor without cookies
     webob_bare_us: float  # the issue's method: WebOb Request.blank(...).get_response
     webob_camauth_us: float
     dialect: str
@@ -492,6 +493,8 @@ def measure_view(
     me["HTTP_AUTHORIZATION"] = f"Bearer {bearer_token}"
     me["HTTP_ACCEPT"] = "application/json"
     expect(call(app, me.copy()), 200, "GET /api/v1/me with the bearer token", '"scopes"')
+    login_page = make_environ("GET", "/login")
+    expect(call(app, login_page.copy()), 200, "GET /login as a visitor", 'name="csrf_token"')
     checked = 10
     seen_before = last_seen(app, session_token), last_seen(app, bearer_token)
     lookup = app.registry["camauth.session_lookup"]
@@ -515,6 +518,7 @@ def measure_view(
         "camauth": (app, home, iterations),
         "bearer": (app, bearer_home, iterations),
         "api": (app, me, iterations),
+        "login_page": (app, login_page, iterations),
     }
     for warm_app, environ, _ in timed.values():
         per_request_us(warm_app, environ, max(iterations // 10, 10))
@@ -537,6 +541,7 @@ def measure_view(
         best["camauth"],
         best["bearer"],
         best["api"],
+        best["login_page"],
         webob_bare,
         webob_camauth,
         engine.dialect.name,
@@ -655,6 +660,12 @@ def report_view(view: ViewFigures) -> None:
         f"  {bearer:4.2f}x the cookie figure  (target <= 1.10: {verdict(bearer <= 1.10)})",
     )
     line("bearer GET /api/v1/me (JSON API)", view.api_us)
+    login_page = view.login_page_us / bare
+    line(
+        "GET /login (visitor, no cookies)",
+        view.login_page_us,
+        f"  (target <= 3x bare: {verdict(login_page <= 3)})",
+    )
     webob = view.webob_camauth_us / view.webob_bare_us
     print(
         f"  as the issue measured (WebOb Request.blank + get_response, median of 9): "

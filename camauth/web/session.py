@@ -37,6 +37,7 @@ from ..services.session_lookup import SessionLookup, SessionRecord
 from ..settings import Settings
 from .bearer import bearer_token
 from .context import anonymous_context, app_settings
+from .cookies import read_cookie, set_cookie
 from .transactions import LAZY_TRANSACTION
 
 SESSION_COOKIE = "camauth_session"
@@ -45,23 +46,6 @@ CSRF_KEY = "_csrf"
 FLASH_PREFIX = "_flash."
 EXPIRES = "_expires"  # marks an entry stored with put_expiring
 _MAX_TOKEN_LENGTH = 100  # real tokens are 43 characters; longer is garbage
-
-
-def read_cookie(request: Request, name: str) -> str | None:
-    """One cookie's value, without parsing them all.
-
-    WebOb's full parser is a noticeable part of an authenticated page view; camauth's
-    own cookies are plain URL-safe tokens, so a split finds them. Of several
-    same-named cookies the first counts (browsers send the most specific first).
-    """
-    header = request.environ.get("HTTP_COOKIE", "")
-    if name not in header:
-        return None
-    for part in header.split(";"):
-        key, sep, value = part.partition("=")
-        if sep and key.strip() == name:
-            return value.strip().strip('"')
-    return None
 
 
 def _expired(entry: Any, now: datetime) -> bool:
@@ -324,7 +308,7 @@ class DatabaseSession(dict[str, Any]):
         secure = settings.session_cookie_secure
         cookie = {"path": "/", "secure": secure, "httponly": True, "samesite": "Lax"}
         if self._committed and self._issued_token:
-            response.set_cookie(session_cookie, self._issued_token, **cookie)
+            set_cookie(response, session_cookie, self._issued_token, secure)
         elif self._drop_cookie:
             response.set_cookie(session_cookie, "", max_age=0, **cookie)
         if self._committed and self.record is not None:
@@ -335,7 +319,7 @@ class DatabaseSession(dict[str, Any]):
         elif self._csrf_cookie_token and self._csrf_cookie_token != read_cookie(
             request, csrf_cookie
         ):
-            response.set_cookie(csrf_cookie, self._csrf_cookie_token, **cookie)
+            set_cookie(response, csrf_cookie, self._csrf_cookie_token, secure)
 
 
 def _find_live_session(

@@ -108,8 +108,9 @@ def _blank_page(request: Request) -> str:
 
 @view_config(route_name="camauth.login", request_method="GET")
 def login_page(request: Request) -> Response:
-    # a plain dict when there is no query: WebOb's misses cost more than this page
-    query = request.GET or {}
+    # no query string (the usual case): no query to parse, and a plain dict, whose
+    # misses cost a fraction of WebOb's
+    query = request.GET if request.environ.get("QUERY_STRING") else {}
     target = safe_next(query.get("next")) or ""
     if request.user is not None:
         return see_other(target or home_path(request))
