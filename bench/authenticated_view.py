@@ -5,26 +5,31 @@ minimal ``start_response``; no WebTest). For each database (a temporary SQLite
 file always; PostgreSQL when ``--database-url`` or ``CAMAUTH_BENCH_DATABASE_URL``
 names a server) it prints:
 
-a. a bare Pyramid "hello" app, µs per request;
-   the floor: the same app plus one indexed lookup of the session by its token
-   digest (raw DB-API on a pooled autocommit connection, no ORM: one round
-   trip), and its ratio to bare;
-b. camauth's home page for a logged-in user (session and user loaded, no
-   database write), µs per request, and the ratio camauth / bare (target <= 8x);
+a. a bare Pyramid "hello" app, µs per request; two floors: the same app plus one
+   indexed lookup of the session by its token digest joined to its user (raw
+   DB-API in autocommit, no ORM: one round trip), on a connection borrowed from a
+   pool per request, and on one connection kept for the run;
+b. a host application's view protected by camauth for a logged-in user (session
+   and user loaded, permission decided, idle timer honoured, nothing written),
+   with the cookie and with an API session's bearer token; /api/v1/me; the login
+   page for a first visit; and the cookie figure again measured the way issue 14
+   measured it (WebOb ``Request.blank(...).get_response``). Targets: SQLite <= 6x
+   bare, PostgreSQL <= 1.5x the kept floor, bearer within 10 % of the cookie, the
+   login page <= 3x bare;
 c. a real login POST (CSRF cookie + token, multipart form as a browser sends it)
    against a bare argon2id verify with the same production parameters
-   (target: login <= verify + 10 ms);
+   (target: login <= verify + 5 ms on SQLite, + 8 ms on PostgreSQL);
 d. unknown-username vs wrong-password login time, interleaved (target 0.95-1.05).
 
-The view figures are the best of several repeats of many iterations (bare and
-camauth interleaved per repeat); the login figures are medians. camauth runs
-with its production defaults (argon2id m=19456 KiB, t=2, p=1; 60 s touch
-interval; real clock) except for very high lockout thresholds, so repeated
-failures never lock. ``--profile`` adds a cProfile of the authenticated view.
+The view figures are the best of several repeats of many iterations (all apps
+interleaved per repeat); the login figures are medians. camauth runs with its
+production defaults (argon2id m=19456 KiB, t=2, p=1; 60 s touch interval; real
+clock) except for very high lockout thresholds, so repeated failures never lock.
+``--profile`` adds a cProfile of the authenticated view.
 
 PostgreSQL: the bench never touches the database in the URL; it connects to
-that server, creates a database ``camauth_bench`` (dropping a stale one),
-migrates it, and drops it at the end.
+that server, creates a database ``camauth_bench`` (``--database-name``; a stale
+one is dropped), migrates it, and drops it at the end.
 """
 
 from __future__ import annotations
@@ -680,7 +685,8 @@ def report_view(view: ViewFigures) -> None:
         print(f"      {statement}{'...' if len(statement) == 90 else ''}")
 
 
-def report_logins(logins: LoginFigures) -> None:
+def report_logins(logins: LoginFigures, dialect: str) -> None:
+    allowed = 5 if dialect == "sqlite" else 8
     verify = statistics.median(logins.verify_ms)
     right = statistics.median(logins.right_ms)
     wrong = statistics.median(logins.wrong_ms)
@@ -691,7 +697,7 @@ def report_logins(logins: LoginFigures) -> None:
         extra = value - verify
         print(
             f"  login POST, {label}      {value:9.2f} ms   verify + {extra:.2f} ms"
-            f"   (target <= +10 ms: {verdict(extra <= 10)})"
+            f"   (target <= +{allowed} ms: {verdict(extra <= allowed)})"
         )
     ratio = unknown / wrong
     print(
@@ -718,7 +724,8 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> None:
         if args.profile:
             profile_view(app, browser, args.iterations, args.profile_lines)
         if args.login_samples:
-            report_logins(measure_logins(app, username, password, args.login_samples))
+            logins = measure_logins(app, username, password, args.login_samples)
+            report_logins(logins, app.registry["camauth.engine"].dialect.name)
     finally:
         app.registry["camauth.engine"].dispose()
 
