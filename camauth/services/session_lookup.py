@@ -105,8 +105,12 @@ class SessionLookup:
             event.listen(engine, "engine_disposed", lambda _engine: self.close_kept())
 
     def close_kept(self) -> None:
-        while self._kept:
-            self._kept.pop().close()
+        while True:
+            try:
+                connection = self._kept.pop()  # another thread may empty it meanwhile
+            except IndexError:
+                return
+            connection.close()
 
     def _borrow(self) -> PoolProxiedConnection:
         if not self._keeps_connections:
@@ -143,8 +147,8 @@ class SessionLookup:
             cursor.close()
         except dbapi_error as error:
             if dialect.is_disconnect(error, connection.dbapi_connection, None):  # type: ignore[arg-type]
-                self.close_kept()  # as lost as this one
                 self.engine.pool._invalidate(connection, error)  # and the pool's
+                self.close_kept()  # as lost as this one
             else:
                 connection.invalidate()
             raise DBAPIError.instance(

@@ -385,7 +385,7 @@ def session_factory(request: Request) -> DatabaseSession:
             session.user = already  # keeps any unsaved change made to it
         else:
             dbsession.add(session.user)
-    if LAZY_TRANSACTION not in request.environ:
+    if request.environ.get(LAZY_TRANSACTION) is not request:
         session.join_transaction(request.tm.get())
     # else the transaction tween joins it at the end, if there is anything to commit
     callback: Callable[[Request, Response], None] = session.set_cookies

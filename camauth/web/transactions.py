@@ -89,7 +89,9 @@ def lazy_transaction_tween_factory(handler: Handler, registry: Registry) -> Hand
             manager.abort()  # left open by earlier code in this thread, as pyramid_tm would
         environ["tm.active"] = True  # pyramid_tm's tween steps aside
         environ["tm.manager"] = manager
-        environ[LAZY_TRANSACTION] = True
+        # the request itself, not a flag: a subrequest made from a copy of this
+        # environ has its own session, which must join the transaction at once
+        environ[LAZY_TRANSACTION] = request
         try:
             response = handler(request)
         except Exception:
@@ -98,22 +100,29 @@ def lazy_transaction_tween_factory(handler: Handler, registry: Registry) -> Hand
             if answer is not None:
                 return answer
             raise
-        session: SessionWrites | None = request.__dict__.get("session")
-        if not in_transaction(manager) and (session is None or not session.has_writes()):
-            _leave(environ)
-            return response
-        txn = manager.get()
-        if session is not None:
-            session.join_transaction(txn)
-        if manager.isDoomed() or (commit_veto is not None and commit_veto(request, response)):
-            return _finish(request, manager.abort, response)
-        exc_info = getattr(request, "exc_info", None)
-        if exc_info is not None:
-            # an exception view answered: its work is not committed, as with pyramid_tm
-            maybe_tag_retryable(request, exc_info)
-            if commit_veto is None:
-                return _finish(request, manager.abort, response)
-        return _finish(request, manager.commit, response)
+
+        def finish_as_decided() -> None:
+            # inside _finish: an error deciding (a commit veto that raises, session
+            # data JSON cannot hold) is aborted and answered like a failed commit
+            session: SessionWrites | None = request.__dict__.get("session")
+            if not in_transaction(manager) and (session is None or not session.has_writes()):
+                return  # nothing was begun and nothing is to be written
+            txn = manager.get()
+            if session is not None:
+                session.join_transaction(txn)
+            if manager.isDoomed() or (commit_veto is not None and commit_veto(request, response)):
+                manager.abort()
+                return
+            exc_info = getattr(request, "exc_info", None)
+            if exc_info is not None:
+                # an exception view answered: its work is not committed, as with pyramid_tm
+                maybe_tag_retryable(request, exc_info)
+                if commit_veto is None:
+                    manager.abort()
+                    return
+            manager.commit()
+
+        return _finish(request, finish_as_decided, response)
 
     return lazy_transaction_tween
 
@@ -126,7 +135,8 @@ def _leave(environ: dict[str, Any]) -> None:
 def _finish(
     request: Request, finisher: Callable[[], Any], response: Response | None = None
 ) -> Response | None:
-    """Commit or abort; an error doing so is answered by the exception views."""
+    """Commit or abort (``finisher``); an error doing so is answered by the
+    exception views, the transaction aborted."""
     _leave(request.environ)
     try:
         finisher()

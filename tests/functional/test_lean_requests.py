@@ -70,6 +70,18 @@ def _recall(request: Request) -> Response:
     return Response(f"note: {request.session.get('note')}; list: {request.session.get('list')}")
 
 
+def _remember_in_subrequest(request: Request) -> Response:
+    sub = request.copy()  # the caller's environ, cookies and all
+    sub.path_info = "/lean/remember"
+    sub.query_string = "note=from-subrequest"
+    return request.invoke_subrequest(sub)
+
+
+def _store_unencodable(request: Request) -> Response:
+    request.session["when"] = object()  # JSON cannot hold it
+    return Response("stored")
+
+
 def _request_class(request: Request) -> Response:
     return Response(str(id(type(request))))
 
@@ -98,6 +110,8 @@ VIEWS: dict[str, Callable[[Request], Response]] = {
     "/lean/append": _append,
     "/lean/mutate": _mutate_nested,
     "/lean/class": _request_class,
+    "/lean/subrequest": _remember_in_subrequest,
+    "/lean/unencodable": _store_unencodable,
 }
 
 
@@ -190,6 +204,36 @@ def test_a_failed_commit_is_rolled_back_at_once(lean_app, alice):
     alice.get("/lean/rename-commit-fails", params={"name": "Never Saved"}, status=500)
     assert not in_transaction(transaction.manager)
     assert full_name(lean_app) == ""
+
+
+def test_session_data_stored_by_a_subrequest_on_a_copied_environ_is_saved(alice):
+    assert alice.get("/lean/subrequest").text == "noted"
+    assert alice.get("/lean/recall").text == "note: from-subrequest; list: None"
+
+
+def test_session_data_json_cannot_hold_gets_the_error_page_not_a_crash(alice):
+    page = alice.get("/lean/unencodable", status=500)
+    assert "Something went wrong" in page.text
+    assert not in_transaction(transaction.manager)
+
+
+def raising_veto(request: Request, response: Response) -> bool:
+    raise RuntimeError("the veto failed")
+
+
+def test_a_commit_veto_that_raises_leaves_no_transaction_open(app_factory):
+    app = app_factory(
+        configure=lambda config: (
+            config.add_settings({"tm.commit_veto": f"{__name__}.raising_veto"}),
+            _add_views(config),
+        )
+    )
+    create_user(app, "alice")
+    client = browser(app)
+    form = client.get("/login").forms["login"]
+    form["username"], form["password"] = "alice", GOOD_PASSWORD
+    form.submit("submit", status=500)  # the login's writes reach the veto, which fails
+    assert not in_transaction(transaction.manager)
 
 
 def test_session_data_is_saved_and_read_back(alice):
