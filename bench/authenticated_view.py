@@ -413,29 +413,37 @@ def sqlite_database() -> Iterator[str]:
 
 
 @contextmanager
-def postgres_database(server_url: str, name: str = BENCH_DATABASE) -> Iterator[str]:
-    """A fresh database ``name`` on the server of ``server_url``; dropped after."""
+def empty_postgres_database(server_url: str, name: str) -> Iterator[sqlalchemy.URL]:
+    """A fresh, empty database ``name`` on the server of ``server_url`` (a stale one
+    is dropped first); dropped after. The database in the URL is not touched."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         raise SystemExit(f"bench: not a plain database name: {name!r}")
     given = make_url(server_url)
     if not given.drivername.startswith("postgresql"):
         raise SystemExit(f"bench: --database-url must be a PostgreSQL URL, got {given.drivername}")
     admin_url = given.set(database="postgres") if given.database == name else given
-    bench_url = given.set(database=name).render_as_string(hide_password=False)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     drop = text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     try:
         with admin.connect() as connection:
             connection.execute(drop)
             connection.execute(text(f"CREATE DATABASE {name}"))
-        engine = make_engine(bench_url)
-        migrate.upgrade(engine)
-        engine.dispose()
-        yield bench_url
+        yield given.set(database=name)
     finally:
         with admin.connect() as connection:
             connection.execute(drop)
         admin.dispose()
+
+
+@contextmanager
+def postgres_database(server_url: str, name: str = BENCH_DATABASE) -> Iterator[str]:
+    """A fresh database ``name`` on the server of ``server_url``, migrated; dropped after."""
+    with empty_postgres_database(server_url, name) as url:
+        bench_url = url.render_as_string(hide_password=False)
+        engine = make_engine(bench_url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield bench_url
 
 
 # --- the measurements -------------------------------------------------------------------

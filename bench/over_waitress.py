@@ -41,8 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -50,7 +49,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -314,24 +313,6 @@ def run_wrk(wrk: str, server: Server, args: argparse.Namespace, seconds: float) 
 # --- databases --------------------------------------------------------------------------
 
 
-@contextmanager
-def empty_postgres_database(server_url: str, name: str) -> Iterator[sqlalchemy.URL]:
-    """A fresh, empty database ``name`` on the server of ``server_url``; dropped after."""
-    given = make_url(server_url)
-    admin_url = given.set(database="postgres") if given.database == name else given
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    drop = text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    try:
-        with admin.connect() as connection:
-            connection.execute(drop)
-            connection.execute(text(f"CREATE DATABASE {name}"))
-        yield given.set(database=name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(drop)
-        admin.dispose()
-
-
 def django_environment(database: sqlalchemy.URL | Path) -> dict[str, str]:
     """What bench/django_contestant/settings.py reads to find its database."""
     if isinstance(database, Path):
@@ -514,7 +495,9 @@ def main() -> None:
                 harness.postgres_database(args.database_url, CAMAUTH_DATABASE)
             )
             django_url = (
-                stack.enter_context(empty_postgres_database(args.database_url, DJANGO_DATABASE))
+                stack.enter_context(
+                    harness.empty_postgres_database(args.database_url, DJANGO_DATABASE)
+                )
                 if django
                 else None
             )
