@@ -22,13 +22,23 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
-_SECURITY_HEADER_ITEMS = list(SECURITY_HEADERS.items())
+# (lower-case name, header) for the check against the response's own headers
+_SECURITY_HEADER_ITEMS = [(name.lower(), (name, value)) for name, value in SECURITY_HEADERS.items()]
 Handler = Callable[[Request], Response]
+
+
+def _content_length(request: Request) -> int:
+    """The declared body length (0 when absent or unreadable, as WebOb reads it),
+    from the environ: WebOb's property costs more than the rest of this tween."""
+    try:
+        return int(request.environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 def security_headers_tween_factory(handler: Handler, registry: Registry) -> Handler:
     def security_headers_tween(request: Request) -> Response:
-        if (request.content_length or 0) > MAX_BODY_BYTES:
+        if _content_length(request) > MAX_BODY_BYTES:
             response = Response("The request is too large.", status=413, content_type="text/plain")
         else:
             response = handler(request)
@@ -36,7 +46,7 @@ def security_headers_tween_factory(handler: Handler, registry: Registry) -> Hand
         # several times as much, on every response
         headerlist = response.headerlist
         present = {name.lower() for name, _ in headerlist}
-        headerlist.extend(item for item in _SECURITY_HEADER_ITEMS if item[0].lower() not in present)
+        headerlist.extend(header for name, header in _SECURITY_HEADER_ITEMS if name not in present)
         # static assets may be cached; pages (which may show personal data) may not.
         # The raw WSGI path: request.path_info raises on a path that is not UTF-8.
         if not request.environ.get("PATH_INFO", "").startswith(STATIC_PREFIXES):

@@ -80,10 +80,8 @@ class DatabaseSession(dict[str, Any]):
         self.new = record is None
         if record is not None:
             super().__init__(json.loads(record.data))
-            self.created = record.created_at.timestamp()
             self._drop_expired()
-        else:
-            self.created = self._clock().timestamp()
+        self._created: float | None = None
         self._issued_token: str | None = None
         self._drop_cookie = False
         self._committed = False
@@ -93,6 +91,15 @@ class DatabaseSession(dict[str, Any]):
         self.bearer = bearer
         self.conflicting_credentials = False
         self._joined: Any = None  # the transaction whose commit writes this session
+
+    @property
+    def created(self) -> float:
+        """When the session began (ISession): asked for rarely, so worked out then."""
+        if self.record is not None:
+            return self.record.created_at.timestamp()
+        if self._created is None:
+            self._created = self._clock().timestamp()
+        return self._created
 
     @property
     def session_id(self) -> int | None:
