@@ -90,6 +90,7 @@ class SessionLookup:
         # compiled once for this database's driver: placeholders and all
         self._sql = str(query.compile(dialect=dialect))
         self._named = dialect.paramstyle not in ("qmark", "format", "numeric")
+        self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         processors = [
             _processor(column.type, dialect) for column in (*session_columns, *_USER_COLUMNS)
         ]
@@ -133,7 +134,7 @@ class SessionLookup:
 
     def find(self, digest: str) -> tuple[SessionRecord, User | None] | None:
         dialect = self.engine.dialect
-        dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+        dbapi_error = self._dbapi_error
         # Raw DB-API errors are not SQLAlchemy's: wrap them, so the error views answer
         # 503 (not 500), and on a disconnect invalidate the pool as a Connection would.
         try:

@@ -66,8 +66,8 @@ def _stop_listening(registry: Registry) -> None:
     router announces four events per request (NewRequest, ContextFound, ...);
     with none left, it need not."""
     for registration in list(registry.registeredHandlers()):
-        # Pyramid registers a wrapper of the subscriber function; find it by name
-        if getattr(registration.factory, "__name__", "") == bake_request_properties.__name__:
+        # Pyramid registers a wrapper of the subscriber (functools.wraps)
+        if getattr(registration.factory, "__wrapped__", None) is bake_request_properties:
             registry.unregisterHandler(registration.factory, registration.required)
     if not any(registry.registeredHandlers()) and not any(
         registry.registeredSubscriptionAdapters()

@@ -75,6 +75,7 @@ class DatabaseSession(dict[str, Any]):
         registry = request.registry
         self._settings: Settings = registry["camauth.settings"]
         self._clock: Clock = registry["camauth.clock"]
+        self._touch_interval = timedelta(seconds=self._settings.session_touch_interval_seconds)
         self.record = record
         self.user = user
         self.new = record is None
@@ -93,12 +94,10 @@ class DatabaseSession(dict[str, Any]):
         self._joined: Any = None  # the transaction whose commit writes this session
 
     @property
-    def created(self) -> float:
-        """When the session began (ISession): asked for rarely, so worked out then."""
+    def created(self) -> float:  # ISession: asked for rarely, so worked out when asked
         if self.record is not None:
             return self.record.created_at.timestamp()
-        if self._created is None:
-            self._created = self._clock().timestamp()
+        self._created = self._created or self._clock().timestamp()
         return self._created
 
     @property
@@ -246,16 +245,13 @@ class DatabaseSession(dict[str, Any]):
     # --- persistence ----------------------------------------------------------
 
     def has_writes(self) -> bool:
-        """Whether committing would write anything (see ``before_commit``)."""
-        if self.bearer:
-            return self.record is not None and self._touch_due(self.record)
+        """Whether committing would write anything (``before_commit``)."""
         user = self.user
-        if user is not None and instance_state(user).modified:
+        if not self.bearer and user is not None and instance_state(user).modified:
             return True
-        record = self.record
-        if record is None:
-            return bool(self)
-        return self._touch_due(record) or _dumps(self) != record.data
+        if self.record is None:
+            return not self.bearer and bool(self)
+        return bool(self._row_changes(self.record))
 
     def join_transaction(self, txn: Any) -> None:
         """Write this session's changes when ``txn`` commits; set cookies after."""
@@ -265,18 +261,27 @@ class DatabaseSession(dict[str, Any]):
         txn.addBeforeCommitHook(self.before_commit)
         txn.addAfterCommitHook(self.after_commit)
 
-    def _touch_due(self, record: SessionRecord) -> bool:
-        interval = timedelta(seconds=self._settings.session_touch_interval_seconds)
-        return self._clock() - record.last_seen_at >= interval
+    def _row_changes(self, record: SessionRecord) -> dict[str, Any]:
+        """The row's new data if it differs (not for bearers); last_seen_at per interval."""
+        changes: dict[str, Any] = {}
+        if not self.bearer:
+            data = _dumps(self)
+            if data != record.data:
+                changes["data"] = data
+        now = self._clock()
+        if now - record.last_seen_at >= self._touch_interval:
+            changes["last_seen_at"] = now
+        return changes
 
     def before_commit(self) -> None:
         record = self.record
         if self.bearer:
-            if record is not None and self._touch_due(record):
-                self._write(record, {"last_seen_at": self._clock()})
+            if record is not None and (changes := self._row_changes(record)):
+                self._write(record, changes)
             return
         user = self.user
-        if user is not None and inspect(user).detached and inspect(user).modified:
+        state = instance_state(user) if user is not None else None
+        if state is not None and state.detached and state.modified:
             # request.user was changed but never attached: creating the ORM session
             # attaches it (db.py), and flushing joins that session to the commit
             self.request.dbsession.flush()
@@ -290,18 +295,13 @@ class DatabaseSession(dict[str, Any]):
             self._issued_token, row = sessions.create_session(ctx, user=None, data=dict(self))
             self.record = SessionRecord.from_row(row)
             return
-        changes: dict[str, Any] = {}
-        data = _dumps(self)
-        if data != record.data:
-            changes["data"] = data
-        if self._touch_due(record):
-            changes["last_seen_at"] = self._clock()
+        changes = self._row_changes(record)
         if changes:
             self._write(record, changes)
 
     def _write(self, record: SessionRecord, changes: dict[str, Any]) -> None:
-        dbsession: Session = self.request.dbsession
-        dbsession.execute(update(WebSession).where(WebSession.id == record.id).values(**changes))
+        update_row = update(WebSession).where(WebSession.id == record.id).values(**changes)
+        self.request.dbsession.execute(update_row)
 
     def after_commit(self, succeeded: bool) -> None:
         self._committed = succeeded
@@ -392,9 +392,9 @@ def session_factory(request: Request) -> DatabaseSession:
             session.user = already  # keeps any unsaved change made to it
         else:
             dbsession.add(session.user)
+    # with the lazy transaction tween in charge, it joins the session at the end
     if request.environ.get(LAZY_TRANSACTION) is not request:
         session.join_transaction(request.tm.get())
-    # else the transaction tween joins it at the end, if there is anything to commit
     callback: Callable[[Request, Response], None] = session.set_cookies
     request.add_response_callback(callback)
     return session
