@@ -248,23 +248,24 @@ def count_active_admins(ctx: Context) -> int:
     return ctx.db.scalar(query) or 0
 
 
+def hold_administrators(ctx: Context) -> None:
+    """Hold, to the end of the transaction, the right to remove an administrator.
+    Taken before the user's row lock, so removals never wait in a circle."""
+    serial.hold(ctx, "last-administrator")
+
+
 def _keep_an_administrator(ctx: Context, user: User, verb: str) -> None:
     """Refuse to take away the last active administrator.
 
-    Every active administrator's row is locked first and the decision is made
-    from those rows, not from ``user`` as this request loaded it (another request
-    may have made it an administrator since): of two administrators removing
-    each other at the same moment, the second waits, then sees the first's
-    change and is refused (PostgreSQL re-reads locked rows that changed). SQLite
-    has no row locks: the named lock makes the decision inside the write
-    transaction there, after any other's has committed.
+    Every change that can remove one holds the same named lock, then counts the
+    active administrators as committed by whoever held it before (not from
+    ``user`` as this request loaded it): of administrators removing one another
+    at once, the last is refused. Their rows are not locked: a row another
+    request holds while it waits for our lock would be a deadlock.
     """
-    serial.hold(ctx, "last-administrator")
+    hold_administrators(ctx)
     admins = ctx.db.scalars(
-        select(User.id)
-        .where(User.is_admin.is_(True), User.status == UserStatus.ACTIVE)
-        .order_by(User.id)
-        .with_for_update()
+        select(User.id).where(User.is_admin.is_(True), User.status == UserStatus.ACTIVE)
     ).all()
     if user.id in admins and len(admins) == 1:
         raise AccountError(

@@ -208,6 +208,9 @@ ACTIONS = (
 
 # refused by the services for one's own account; not offered there either
 NOT_ON_YOURSELF = frozenset({"disable", "delete", "revoke-admin"})
+# may take away the last administrator: the services' lock on that is taken
+# before the row's, as every such change takes them (accounts.hold_administrators)
+MAY_REMOVE_AN_ADMINISTRATOR = frozenset({"disable", "delete", "revoke-admin"})
 
 
 def _form(request: Request, action: UserAction, user: User) -> deform.Form:
@@ -261,6 +264,8 @@ def _perform(action: UserAction) -> Callable[[Request], Response]:
         ask_again = _ask_again(request, action, user)
         if ask_again is not None:
             return ask_again
+        if action.slug in MAY_REMOVE_AN_ADMINISTRATOR:
+            accounts.hold_administrators(request.camauth)
         if not serial.hold_row(request.camauth, user):
             raise RecordNotFound("There is no such user: it may have been deleted.")
         if not action.applies(user):
