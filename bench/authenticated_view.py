@@ -385,7 +385,7 @@ def statements_of(engine: Engine, lookup: Any = None) -> Iterator[list[str]]:
     listeners: list[tuple[Any, str, Callable[..., None]]]
     if engine.dialect.name == "sqlite":
         listeners = [(engine.pool, "checkout", on_checkout), (engine.pool, "checkin", on_checkin)]
-        kept = [connection.dbapi_connection for connection in getattr(lookup, "_kept", [])]
+        kept = [connection.dbapi_connection for connection, _cursor in getattr(lookup, "_kept", [])]
     else:
         listeners = [(engine, "before_cursor_execute", on_execute)]
     for target, name, listener in listeners:

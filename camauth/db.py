@@ -75,6 +75,7 @@ def includeme(config: Configurator) -> None:
     # annotating the transaction with the user would load the user on every request
     settings.setdefault("tm.annotate_user", "false")
     settings.setdefault("retry.attempts", "3")
+    settings.setdefault("retry.activate_hook", "camauth.web.retry_body.empty_body_made_seekable")
     config.include("pyramid_tm")
     # just outside pyramid_tm's: begins the transaction only when it is used
     config.add_tween(

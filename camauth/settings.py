@@ -12,6 +12,8 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -190,12 +192,33 @@ class Settings:
     templates_directory: str = ""
     secret: str = ""
 
-    @property
+    @cached_property
     def cookie_prefix(self) -> str:
         """``__Host-`` for Secure cookies: a browser then accepts such a cookie only
         from this very host, over https, for path ``/`` (no subdomain or plain-http
         page can plant or overwrite it)."""
         return "__Host-" if self.session_cookie_secure else ""
+
+    # asked for on every request with a session: worked out once
+    @cached_property
+    def session_touch_interval(self) -> timedelta:
+        return timedelta(seconds=self.session_touch_interval_seconds)
+
+    @cached_property
+    def browser_session_timeouts(self) -> tuple[timedelta, timedelta]:
+        """(idle, absolute)"""
+        return (
+            timedelta(minutes=self.session_idle_timeout_minutes),
+            timedelta(hours=self.session_absolute_timeout_hours),
+        )
+
+    @cached_property
+    def api_session_timeouts(self) -> tuple[timedelta, timedelta]:
+        # API sessions belong to tools a person approved once: days, not hours
+        return (
+            timedelta(days=self.api_idle_timeout_days),
+            timedelta(days=self.api_absolute_timeout_days),
+        )
 
 
 def _ini_key(field_name: str) -> str:

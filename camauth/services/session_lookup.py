@@ -67,7 +67,8 @@ class SessionLookup:
 
     Its connections are the engine's, taken out of the pool (``detach``) and kept
     in a short list of its own: borrowing one is a list pop instead of a pool
-    checkout and return (with the pool's reset), which costs as much as the query.
+    checkout and return (with the pool's reset), which costs as much as the query,
+    and each keeps its cursor (a new psycopg cursor copies the adapter map).
     On PostgreSQL they stay in autocommit: one SELECT needs no transaction, so it
     is one round trip instead of three (BEGIN, SELECT, ROLLBACK). They are closed
     when the engine is disposed, and all of them when one turns out to be lost
@@ -101,21 +102,22 @@ class SessionLookup:
         url = engine.url
         in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
         self._keeps_connections = not in_memory
-        self._kept: list[PoolProxiedConnection] = []
+        self._kept: list[tuple[PoolProxiedConnection, Any]] = []  # with its cursor
         if self._keeps_connections:
             event.listen(engine, "engine_disposed", lambda _engine: self.close_kept())
 
     def close_kept(self) -> None:
         while True:
             try:
-                connection = self._kept.pop()  # another thread may empty it meanwhile
+                connection, _cursor = self._kept.pop()  # another thread may empty it meanwhile
             except IndexError:
                 return
             connection.close()
 
-    def _borrow(self) -> PoolProxiedConnection:
+    def _borrow(self) -> tuple[PoolProxiedConnection, Any]:
         if not self._keeps_connections:
-            return self.engine.raw_connection()
+            connection = self.engine.raw_connection()
+            return connection, connection.cursor()
         try:
             return self._kept.pop()  # atomic: no lock needed between threads
         except IndexError:
@@ -124,41 +126,44 @@ class SessionLookup:
         if self.engine.dialect.name == "postgresql":
             connection.driver_connection.autocommit = True  # type: ignore[union-attr]
         connection.detach()
-        return connection
+        return connection, connection.cursor()
 
-    def _give_back(self, connection: PoolProxiedConnection) -> None:
+    def _give_back(self, connection: PoolProxiedConnection, cursor: Any) -> None:
         if self._keeps_connections and len(self._kept) < self.MAX_KEPT:
-            self._kept.append(connection)
+            self._kept.append((connection, cursor))
         else:
+            cursor.close()
             connection.close()
 
-    def find(self, digest: str) -> tuple[SessionRecord, User | None] | None:
+    def _rows(self, sql: str, parameters: dict[str, Any] | tuple[Any, ...]) -> list[Any]:
         dialect = self.engine.dialect
         dbapi_error = self._dbapi_error
         # Raw DB-API errors are not SQLAlchemy's: wrap them, so the error views answer
         # 503 (not 500), and on a disconnect invalidate the pool as a Connection would.
         try:
-            connection = self._borrow()
+            connection, cursor = self._borrow()
         except dbapi_error as error:
             raise DBAPIError.instance(None, None, error, dbapi_error, dialect=dialect) from error
         try:
-            cursor = connection.cursor()
-            cursor.execute(self._sql, {"digest": digest} if self._named else (digest,))
-            raw = cursor.fetchone()
-            cursor.close()
+            cursor.execute(sql, parameters)
+            # every row: a SQLite statement stepped to its end is reset, and holds
+            # no read transaction open while the cursor is kept
+            rows: list[Any] = cursor.fetchall()
         except dbapi_error as error:
             if dialect.is_disconnect(error, connection.dbapi_connection, None):  # type: ignore[arg-type]
                 self.engine.pool._invalidate(connection, error)  # and the pool's
                 self.close_kept()  # as lost as this one
             else:
                 connection.invalidate()
-            raise DBAPIError.instance(
-                self._sql, None, error, dbapi_error, dialect=dialect
-            ) from error
-        self._give_back(connection)
-        if raw is None:
+            raise DBAPIError.instance(sql, None, error, dbapi_error, dialect=dialect) from error
+        self._give_back(connection, cursor)
+        return rows
+
+    def find(self, digest: str) -> tuple[SessionRecord, User | None] | None:
+        rows = self._rows(self._sql, {"digest": digest} if self._named else (digest,))
+        if not rows:
             return None
-        values = list(raw)
+        values = list(rows[0])
         for index, process in self._conversions:
             value = values[index]
             if value is not None:
@@ -185,14 +190,15 @@ def _json_value(value: Any) -> Any:
 
 
 _USER_KEYS = tuple(str(column.key) for column in _USER_COLUMNS)
+_USER_MAPPER = User.__mapper__
 
 
 def _detached_user(values: list[Any]) -> User:
     """A ``User`` in the state ``make_transient_to_detached`` would leave it in, made
     directly: every column is loaded (so there is nothing to expire) and nothing
     has changed, so only the identity key is missing."""
-    user: User = User.__mapper__.class_manager.new_instance()
+    user: User = _USER_MAPPER.class_manager.new_instance()
     state = instance_state(user)
     state.dict.update(zip(_USER_KEYS, values, strict=True))
-    state.key = User.__mapper__.identity_key_from_primary_key((values[0],))
+    state.key = _USER_MAPPER.identity_key_from_primary_key((values[0],))
     return user

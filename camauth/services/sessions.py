@@ -37,17 +37,10 @@ def token_digest(token: str) -> str:
 
 
 def lifetimes(settings: Settings, kind: str) -> tuple[timedelta, timedelta]:
-    """(idle timeout, absolute timeout) of a session of this kind: API sessions
-    belong to tools a person approved once, and last days, not hours."""
+    """(idle timeout, absolute timeout) of a session of this kind."""
     if kind == SessionKind.API:
-        return (
-            timedelta(days=settings.api_idle_timeout_days),
-            timedelta(days=settings.api_absolute_timeout_days),
-        )
-    return (
-        timedelta(minutes=settings.session_idle_timeout_minutes),
-        timedelta(hours=settings.session_absolute_timeout_hours),
-    )
+        return settings.api_session_timeouts
+    return settings.browser_session_timeouts
 
 
 def idle_cutoff(settings: Settings, now: datetime, kind: str = SessionKind.BROWSER) -> datetime:
@@ -77,9 +70,8 @@ def timed_out(
     kind: str = SessionKind.BROWSER,
 ) -> bool:
     """The idle and absolute timeouts, for a session already loaded."""
-    return last_seen_at <= idle_cutoff(settings, now, kind) or created_at <= absolute_cutoff(
-        settings, now, kind
-    )
+    idle, absolute = lifetimes(settings, kind)
+    return now - last_seen_at >= idle or now - created_at >= absolute
 
 
 def _live(ctx: Context, kind: SessionKind) -> ColumnElement[bool]:

@@ -11,7 +11,7 @@ from .context import service_context
 from .request_class import bake_request_properties
 from .routing import use_indexed_routes
 from .security import SecurityPolicy, request_user
-from .session import session_factory
+from .session_factory import session_factory
 
 
 def includeme(config: Configurator) -> None:

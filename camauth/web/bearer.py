@@ -32,7 +32,9 @@ Handler = Callable[[Request], Response]
 def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer`` header ("" when malformed), or None
     when the request has no such header."""
-    header = request.environ.get("HTTP_AUTHORIZATION", "")
+    header = request.environ.get("HTTP_AUTHORIZATION")
+    if not header:
+        return None
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer":
         return None

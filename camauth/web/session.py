@@ -10,22 +10,23 @@
 - Changes are written from a before-commit hook on the request's transaction,
   because pyramid_tm commits before response callbacks run. Cookies are set in
   a response callback, and only if that hook ran (the transaction committed).
-- The data column is JSON, compared with what was loaded, and written only
-  when it differs; ``last_seen_at`` is written at most once per touch interval.
+- The data column is JSON, written only when the data differs from a second
+  copy parsed at load (compared as Python values: a 1 replaced by True or 1.0
+  alone is not written); ``last_seen_at`` at most once per touch interval.
+- The cookie callback is added only once there may be a cookie to set.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from pyramid.interfaces import ISession
 from pyramid.request import Request
 from pyramid.response import Response
-from sqlalchemy import inspect, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 from zope.interface import implementer
@@ -33,19 +34,17 @@ from zope.interface import implementer
 from ..clock import Clock
 from ..models import SessionKind, User, WebSession
 from ..services import serial, sessions
-from ..services.session_lookup import SessionLookup, SessionRecord
+from ..services.session_lookup import SessionRecord
 from ..settings import Settings
-from .bearer import bearer_token
-from .context import anonymous_context, app_settings
+from .context import anonymous_context
 from .cookies import read_cookie, set_cookie
-from .transactions import LAZY_TRANSACTION
 
 SESSION_COOKIE = "camauth_session"
 CSRF_COOKIE = "camauth_csrf"
 CSRF_KEY = "_csrf"
 FLASH_PREFIX = "_flash."
 EXPIRES = "_expires"  # marks an entry stored with put_expiring
-_MAX_TOKEN_LENGTH = 100  # real tokens are 43 characters; longer is garbage
+MAX_TOKEN_LENGTH = 100  # real tokens are 43 characters; longer is garbage
 
 
 def _expired(entry: Any, now: datetime) -> bool:
@@ -57,8 +56,11 @@ def _expired(entry: Any, now: datetime) -> bool:
         return True  # unreadable: treat as gone
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
 def _dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+    return _encode(data)
 
 
 @implementer(ISession)
@@ -75,18 +77,24 @@ class DatabaseSession(dict[str, Any]):
         registry = request.registry
         self._settings: Settings = registry["camauth.settings"]
         self._clock: Clock = registry["camauth.clock"]
-        self._touch_interval = timedelta(seconds=self._settings.session_touch_interval_seconds)
+        self._touch_interval = self._settings.session_touch_interval
         self.record = record
         self.user = user
         self.new = record is None
+        self._loaded: dict[str, Any] = {}
         if record is not None:
             super().__init__(json.loads(record.data))
+            if not bearer:  # a bearer's data is never written
+                # a copy to compare with at the end: parsing again costs less than
+                # encoding at the end, and it stays as loaded whatever is changed
+                self._loaded = json.loads(record.data)
             self._drop_expired()
         self._created: float | None = None
         self._issued_token: str | None = None
         self._drop_cookie = False
         self._committed = False
         self._csrf_cookie_token: str | None = None
+        self._cookie_callback = False
         # an API session used with a bearer token: no cookies, nothing stored but
         # the last-seen time (see web/bearer.py)
         self.bearer = bearer
@@ -143,7 +151,7 @@ class DatabaseSession(dict[str, Any]):
         self.user = None
         self.clear()
         self._issued_token = None
-        self._drop_cookie = True
+        self.drop_cookie()
 
     def changed(self) -> None:
         """Nothing to do: changes are found by comparing the JSON at commit."""
@@ -176,9 +184,13 @@ class DatabaseSession(dict[str, Any]):
         return entry["value"] if isinstance(entry, dict) and EXPIRES in entry else None
 
     def _drop_expired(self) -> None:
-        now = self._clock()
-        for key in [key for key, entry in self.items() if _expired(entry, now)]:
-            del self[key]
+        expiring = [
+            key for key, entry in self.items() if isinstance(entry, dict) and EXPIRES in entry
+        ]
+        if expiring:  # most sessions hold none: no need to read the clock
+            now = self._clock()
+            for key in [key for key in expiring if _expired(self[key], now)]:
+                del self[key]
 
     # --- CSRF (Pyramid's default storage policy and deform call these) --------
 
@@ -194,6 +206,7 @@ class DatabaseSession(dict[str, Any]):
         token = secrets.token_urlsafe(32)
         if self.record is None and CSRF_KEY not in self:
             self._csrf_cookie_token = token
+            self._expect_cookies()
         else:
             self[CSRF_KEY] = token
         return token
@@ -201,8 +214,8 @@ class DatabaseSession(dict[str, Any]):
     def _anonymous_csrf_token(self) -> str:
         if self._csrf_cookie_token is None:
             cookie = read_cookie(self.request, self._settings.cookie_prefix + CSRF_COOKIE) or ""
-            if 20 <= len(cookie) <= _MAX_TOKEN_LENGTH:
-                self._csrf_cookie_token = cookie
+            if 20 <= len(cookie) <= MAX_TOKEN_LENGTH:
+                self._csrf_cookie_token = cookie  # already set: no cookie to send
             else:
                 return self.new_csrf_token()
         return self._csrf_cookie_token
@@ -227,8 +240,10 @@ class DatabaseSession(dict[str, Any]):
             ctx, user, kind=kind, data=dict(self)
         )
         self.record = SessionRecord.from_row(row)
+        self._loaded = json.loads(self.record.data)
         self.user = user
         self.new = False
+        self._expect_cookies()
 
     def mark_authenticated(self) -> None:
         """Re-authentication succeeded: the session counts as freshly logged in."""
@@ -264,10 +279,8 @@ class DatabaseSession(dict[str, Any]):
     def _row_changes(self, record: SessionRecord) -> dict[str, Any]:
         """The row's new data if it differs (not for bearers); last_seen_at per interval."""
         changes: dict[str, Any] = {}
-        if not self.bearer:
-            data = _dumps(self)
-            if data != record.data:
-                changes["data"] = data
+        if not self.bearer and self != self._loaded:
+            changes["data"] = _dumps(self)
         now = self._clock()
         if now - record.last_seen_at >= self._touch_interval:
             changes["last_seen_at"] = now
@@ -294,6 +307,7 @@ class DatabaseSession(dict[str, Any]):
             ctx = anonymous_context(self.request)
             self._issued_token, row = sessions.create_session(ctx, user=None, data=dict(self))
             self.record = SessionRecord.from_row(row)
+            self._loaded = json.loads(self.record.data)
             return
         changes = self._row_changes(record)
         if changes:
@@ -305,6 +319,19 @@ class DatabaseSession(dict[str, Any]):
 
     def after_commit(self, succeeded: bool) -> None:
         self._committed = succeeded
+        if succeeded:
+            self._expect_cookies()  # a new session's, or the end of a CSRF cookie
+
+    def drop_cookie(self) -> None:
+        """The browser's session cookie names no live session: expire it."""
+        self._drop_cookie = True
+        self._expect_cookies()
+
+    def _expect_cookies(self) -> None:
+        # most requests set no cookie: they are spared the callback
+        if not self._cookie_callback and not self.bearer:
+            self._cookie_callback = True
+            self.request.add_response_callback(self.set_cookies)
 
     def set_cookies(self, request: Request, response: Response) -> None:
         if self.bearer:
@@ -327,74 +354,3 @@ class DatabaseSession(dict[str, Any]):
             request, csrf_cookie
         ):
             set_cookie(response, csrf_cookie, self._csrf_cookie_token, secure)
-
-
-def _find_live_session(
-    request: Request, token: str, kind: SessionKind
-) -> tuple[SessionRecord, User | None] | None:
-    if len(token) > _MAX_TOKEN_LENGTH:
-        return None
-    lookup: SessionLookup = request.registry["camauth.session_lookup"]
-    found = lookup.find(sessions.token_digest(token))
-    if found is None:
-        return None
-    record, user = found
-    if record.kind != kind:
-        # a cookie's token is not a bearer token, nor the other way round
-        return None
-    refused = sessions.refusal(
-        app_settings(request.registry),
-        request.registry["camauth.clock"](),
-        created_at=record.created_at,
-        last_seen_at=record.last_seen_at,
-        session_ip=record.ip,
-        ip=request.remote_addr or "",
-        user=user,
-        kind=record.kind,
-    )
-    if refused is None:
-        return record, user
-    if refused.row_is_dead:
-        sessions.delete_session(anonymous_context(request), record.id)
-    return None
-
-
-def _bearer_session(request: Request, token: str, cookie: str | None) -> DatabaseSession:
-    if cookie is not None:
-        session = DatabaseSession(request, bearer=True)
-        session.conflicting_credentials = True
-        return session
-    found = _find_live_session(request, token, SessionKind.API) if token else None
-    return (
-        DatabaseSession(request, *found, bearer=True)
-        if found
-        else DatabaseSession(request, bearer=True)
-    )
-
-
-def session_factory(request: Request) -> DatabaseSession:
-    token = read_cookie(request, app_settings(request.registry).cookie_prefix + SESSION_COOKIE)
-    bearer = bearer_token(request)
-    if bearer is not None:
-        session = _bearer_session(request, bearer, token)
-    else:
-        found = _find_live_session(request, token, SessionKind.BROWSER) if token else None
-        session = DatabaseSession(request, *found) if found else DatabaseSession(request)
-        if token and found is None:
-            session._drop_cookie = True
-    if session.user is not None and "dbsession" in request.__dict__:
-        # An ORM session already exists (and may hold this user already, loaded by
-        # a query): use its instance, so there is one User per request and changes
-        # to request.user are saved. No query either way.
-        dbsession = request.dbsession
-        already = dbsession.identity_map.get(inspect(session.user).key)
-        if already is not None:
-            session.user = already  # keeps any unsaved change made to it
-        else:
-            dbsession.add(session.user)
-    # with the lazy transaction tween in charge, it joins the session at the end
-    if request.environ.get(LAZY_TRANSACTION) is not request:
-        session.join_transaction(request.tm.get())
-    callback: Callable[[Request, Response], None] = session.set_cookies
-    request.add_response_callback(callback)
-    return session

@@ -173,10 +173,22 @@ def test_a_page_that_only_reads_borrows_nothing_from_the_pool(lean_app, alice):
     assert checked_out == []
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL's: autocommit
+def test_the_lookups_kept_cursor_holds_no_snapshot_between_requests(lean_app, alice):
+    engine = lean_app.registry["camauth.engine"]
+    alice.get("/lean/status")
+    assert len(lean_app.registry["camauth.session_lookup"]._kept) == 1
+    with engine.connect() as other:
+        # a reader still inside its statement would keep the write-ahead log from
+        # being checkpointed to its end (busy = 1), and see no later commits
+        busy, _log, _done = other.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    assert busy == 0
+
+
 def test_the_lookups_connections_are_closed_with_the_engine(lean_app, alice):
     alice.get("/lean/status")
     lookup = lean_app.registry["camauth.session_lookup"]
-    [kept] = lookup._kept
+    [(kept, _cursor)] = lookup._kept
     lean_app.registry["camauth.engine"].dispose()
     assert lookup._kept == []
     assert kept.dbapi_connection is None  # closed
