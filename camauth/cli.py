@@ -23,6 +23,7 @@ from pyramid.paster import get_appsettings, setup_logging
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import migrate
+from .cli_access import NotFound, add_access_commands
 from .clock import utcnow
 from .db import make_engine, make_session_factory
 from .models import UserStatus
@@ -30,6 +31,7 @@ from .services import accounts, audit, housekeeping, lockout, mfa, sessions
 from .services.context import Context
 from .services.password_policy import PasswordPolicyError
 from .services.passwords import Passwords
+from .services.permissions import AccessError
 from .settings import Settings, database_url, parse_settings
 from .terminal import ProgressBar, printable
 from .web.mail import send_test_mail
@@ -309,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cmd = add("audit", cmd_audit, "show the audit log")
     audit_cmd.add_argument("--user")
     audit_cmd.add_argument("--since")
+    add_access_commands(add)
     return parser
 
 
@@ -348,7 +351,14 @@ def run(argv: Sequence[str], stdin: TextIO) -> int:
     except UsageError as error:
         print(f"camauth: {error}", file=sys.stderr)
         return 2
-    except (CommandError, accounts.AccountError, PasswordPolicyError, mfa.TwoFactorError) as error:
+    except (
+        CommandError,
+        NotFound,
+        accounts.AccountError,
+        AccessError,
+        PasswordPolicyError,
+        mfa.TwoFactorError,
+    ) as error:
         print(f"camauth: {error}", file=sys.stderr)
         return 1
     except SQLAlchemyError as error:

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
+from .permission_names import parse_declarations
 from .time_zones import zone
 
 PREFIX = "camauth."
@@ -191,6 +192,8 @@ class Settings:
     favicon_path: str = ""
     templates_directory: str = ""
     secret: str = ""
+    # "name = description" lines: the host application's permissions (PRODUCT §17)
+    permissions: str = ""
 
     @cached_property
     def cookie_prefix(self) -> str:
@@ -236,6 +239,15 @@ def _ini_key(field_name: str) -> str:
         return field_name
     section, _, rest = field_name.partition("_")
     return f"{section}.{rest}"
+
+
+def _permission_lines(key: str, raw: Any) -> str:
+    text = str(raw)
+    try:
+        parse_declarations(text)
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}{key}: {error}") from None
+    return text
 
 
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
@@ -294,6 +306,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "favicon_path": _asset,
     "templates_directory": _text,
     "secret": _text,
+    "permissions": _permission_lines,
 }
 
 SECRET_ENV = "CAMAUTH_SECRET"

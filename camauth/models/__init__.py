@@ -1,5 +1,6 @@
 """SQLAlchemy models; importing this module registers every table on ``Base.metadata``."""
 
+from .access import Group, GroupMember, Role, RoleGrant, RolePermission
 from .audit import AuditEvent
 from .device_login import DeviceRequest, DeviceRequestStatus, UserCodeFailure
 from .meta import Base
@@ -16,10 +17,15 @@ __all__ = [
     "Base",
     "DeviceRequest",
     "DeviceRequestStatus",
+    "Group",
+    "GroupMember",
     "Lockout",
     "LoginFailure",
     "MailRequest",
     "RecoveryCode",
+    "Role",
+    "RoleGrant",
+    "RolePermission",
     "SessionKind",
     "TokenPurpose",
     "TotpAlgorithm",

@@ -52,6 +52,20 @@ class Event(enum.StrEnum):
     EMAIL_CHANGED = "email_changed"
     INVITATION_SENT = "invitation_sent"
     INVITATION_USED = "invitation_used"
+    ROLE_CREATED = "role_created"
+    ROLE_RENAMED = "role_renamed"
+    ROLE_DELETED = "role_deleted"
+    ROLE_PERMISSION_GRANTED = "role_permission_granted"
+    ROLE_PERMISSION_REVOKED = "role_permission_revoked"
+    ROLE_GRANTED = "role_granted"
+    ROLE_REVOKED = "role_revoked"
+    GROUP_CREATED = "group_created"
+    GROUP_RENAMED = "group_renamed"
+    GROUP_DELETED = "group_deleted"
+    MEMBER_ADDED = "member_added"
+    MEMBER_REMOVED = "member_removed"
+    GROUP_ADMIN_GRANTED = "group_admin_granted"
+    GROUP_ADMIN_REVOKED = "group_admin_revoked"
 
 
 def record(

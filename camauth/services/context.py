@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
@@ -36,6 +37,10 @@ class Context:
     clock: Clock
     passwords: Passwords
     origin: Origin = Origin()
+    # every declared permission with its description, the host application's code's
+    # included (the web and the command line pass the registry's); None: camauth's
+    # and the setting's only (services/roles.py)
+    permissions: Mapping[str, str] | None = None
 
     def acting_as(self, actor_id: int | None, actor_name: str) -> Context:
         return replace(self, origin=replace(self.origin, actor_id=actor_id, actor_name=actor_name))

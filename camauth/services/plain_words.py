@@ -50,6 +50,20 @@ EVENT_WORDS: dict[str, str] = {
     Event.EMAIL_CHANGED: "Email address changed",
     Event.INVITATION_SENT: "Set-password link mailed",
     Event.INVITATION_USED: "Password chosen from a mailed link",
+    Event.ROLE_CREATED: "Role created",
+    Event.ROLE_RENAMED: "Role renamed",
+    Event.ROLE_DELETED: "Role deleted",
+    Event.ROLE_PERMISSION_GRANTED: "Permission added to a role",
+    Event.ROLE_PERMISSION_REVOKED: "Permission taken from a role",
+    Event.ROLE_GRANTED: "Role granted",
+    Event.ROLE_REVOKED: "Role revoked",
+    Event.GROUP_CREATED: "Group created",
+    Event.GROUP_RENAMED: "Group renamed",
+    Event.GROUP_DELETED: "Group deleted",
+    Event.MEMBER_ADDED: "Added to a group",
+    Event.MEMBER_REMOVED: "Removed from a group",
+    Event.GROUP_ADMIN_GRANTED: "Made a group administrator",
+    Event.GROUP_ADMIN_REVOKED: "No longer a group administrator",
 }
 
 # why a login attempt counted as a failure (the failure table's ``reason``)

@@ -1,4 +1,5 @@
-"""The session lookup every authenticated request pays for, kept to one raw query.
+"""The session lookup every authenticated request pays for, kept to one raw query
+(and the roles-and-groups lookup of the requests that ask, on the same connections).
 
 Going through the ORM (a Session, identity map, entity loading) costs several
 times the query itself, and this runs on every request with a session cookie.
@@ -25,6 +26,7 @@ from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.pool import PoolProxiedConnection
 
 from ..models import User, WebSession
+from .permissions import HOLDINGS, Holdings, holdings_from_rows
 
 _SESSION_COLUMNS = (
     "id",
@@ -92,6 +94,9 @@ class SessionLookup:
         self._sql = str(query.compile(dialect=dialect))
         self._named = dialect.paramstyle not in ("qmark", "format", "numeric")
         self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+        holdings = HOLDINGS.compile(dialect=dialect)
+        self._holdings_sql = str(holdings)
+        self._holdings_order = tuple(holdings.positiontup or ())
         processors = [
             _processor(column.type, dialect) for column in (*session_columns, *_USER_COLUMNS)
         ]
@@ -158,6 +163,15 @@ class SessionLookup:
             raise DBAPIError.instance(sql, None, error, dbapi_error, dialect=dialect) from error
         self._give_back(connection, cursor)
         return rows
+
+    def holdings(self, user_id: int) -> Holdings:
+        """What ``user_id`` holds through roles and groups: one query, as committed."""
+        parameters = {"user_id": user_id}
+        if not self._named:  # positional: the id once per place it appears
+            return holdings_from_rows(
+                self._rows(self._holdings_sql, tuple(parameters[n] for n in self._holdings_order))
+            )
+        return holdings_from_rows(self._rows(self._holdings_sql, parameters))
 
     def find(self, digest: str) -> tuple[SessionRecord, User | None] | None:
         rows = self._rows(self._sql, {"digest": digest} if self._named else (digest,))

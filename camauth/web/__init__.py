@@ -17,6 +17,7 @@ from .session_factory import session_factory
 def includeme(config: Configurator) -> None:
     use_indexed_routes(config)
     config.add_subscriber(bake_request_properties, ApplicationCreated)
+    config.include(".access")
     config.include(".rendering")
     config.include(".mail")
     config.set_session_factory(session_factory)

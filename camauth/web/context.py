@@ -45,6 +45,7 @@ def anonymous_context(request: Request) -> Context:
         clock=clock,
         passwords=passwords,
         origin=request_origin(request, None, ANONYMOUS),
+        permissions=registry.get("camauth.permissions"),
     )
 
 

@@ -10,6 +10,9 @@ Permissions camauth's views (and a host application's) use:
 - ``action_permission(action)``: logged in, and either owing nothing or owing
   exactly this action first, for the page where it is done.
 
+A host application's own permissions are held through roles (``web/access.py``),
+by administrators, or by the context's ACL.
+
 When a permission is denied the forbidden view sends anonymous visitors to
 /login, and users who owe an action to the page for it.
 """
@@ -23,6 +26,7 @@ from pyramid.request import Request
 from pyramid.security import Allowed, Denied, PermitsResult
 
 from ..models import User
+from ..services.permissions import Holdings
 from ..services.required_actions import Action, next_action
 
 SIGNED_IN = "camauth.signed_in"
@@ -82,10 +86,16 @@ class SecurityPolicy:
         if permission == API:
             bearer = request.session.bearer
             return Allowed("API session") if bearer else Denied("not an API session")
-        # a host application's own permissions: ACLs on its contexts, with camauth's principals
-        principals = ["system.Everyone", "system.Authenticated", f"user:{user.id}"]
+        # a host application's own permissions: an administrator holds them all; others
+        # through roles (granted to them or to their groups), or by the ACL of the
+        # context, with camauth's principals (role:NAME and group:NAME among them)
         if user.is_admin:
-            principals.append("group:admin")
+            return Allowed("administrator")
+        holdings: Holdings = request.camauth_holdings
+        if permission in holdings.permissions:
+            return Allowed("held through a role")
+        principals = ["system.Everyone", "system.Authenticated", f"user:{user.id}"]
+        principals += holdings.principals()
         if request.session.bearer and request.session.record is not None:
             # an API token carries the scopes the person approved
             principals += [f"scope:{name}" for name in request.session.record.scope.split()]

@@ -1,0 +1,277 @@
+"""Roles: named sets of permissions, granted to users and to groups (PRODUCT §17).
+
+Every change locks the role's row first (``serial.hold_row``): of two
+administrators changing one role at once, the second waits, then works on what
+the first committed, and a role deleted meanwhile is reported as gone. A
+permission is granted to or revoked from a role one at a time, so two
+administrators granting two permissions at once both keep theirs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+
+from ..models import User
+from ..models.access import NAME_LENGTH, Group, GroupMember, Role, RoleGrant, RolePermission
+from . import audit, serial
+from .audit import Event
+from .context import Context
+from .permissions import AccessError, catalogue, permission_problem
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+class Gone(AccessError):
+    """The role, group or membership was deleted meanwhile (a 404 or 409 on a page)."""
+
+
+def normalized_name(name: str) -> str:
+    """Names are compared and stored in lower case: 'Trial-17' is 'trial-17'."""
+    return name.strip().lower()
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    """Why ``name`` (already normalized) cannot name a role or group, or None."""
+    if not name:
+        return f"A {kind} needs a name."
+    if len(name) > NAME_LENGTH:
+        return f"A {kind} name has at most {NAME_LENGTH} characters."
+    if not _NAME.fullmatch(name):
+        return (
+            f"A {kind} name uses lower-case letters, digits, '.', '-' and '_', and starts "
+            "with a letter or digit."
+        )
+    return None
+
+
+def checked_name(kind: str, name: str) -> str:
+    normal = normalized_name(name)
+    problem = name_problem(kind, normal)
+    if problem is not None:
+        raise AccessError(problem)
+    return normal
+
+
+def known_permissions(ctx: Context) -> Mapping[str, str]:
+    """Every declared permission with its description (camauth's, the setting's, and
+    the host application's code when the context carries them)."""
+    return ctx.permissions if ctx.permissions is not None else catalogue(ctx.settings)
+
+
+def checked_permission(ctx: Context, permission: str) -> str:
+    name = permission.strip()
+    problem = permission_problem(name)
+    if problem is not None:
+        raise AccessError(problem)
+    if name not in known_permissions(ctx):
+        raise AccessError(f"{name!r} is not a declared permission.")
+    return name
+
+
+def find_role(ctx: Context, name: str) -> Role | None:
+    return ctx.db.scalar(select(Role).where(Role.name == normalized_name(name)))
+
+
+def _hold(ctx: Context, role: Role) -> None:
+    if not serial.hold_row(ctx, role):
+        raise Gone("That role was deleted meanwhile.")
+
+
+@dataclass(frozen=True)
+class RoleSummary:
+    role: Role
+    permissions: tuple[str, ...]
+    users: int  # granted directly
+    groups: int
+
+
+def permissions_of(ctx: Context, role: Role) -> list[str]:
+    return list(
+        ctx.db.scalars(
+            select(RolePermission.permission)
+            .where(RolePermission.role_id == role.id)
+            .order_by(RolePermission.permission)
+        )
+    )
+
+
+def list_roles(ctx: Context) -> list[RoleSummary]:
+    roles = ctx.db.scalars(select(Role).order_by(Role.name)).all()
+    granted = {
+        (role_id, to_user): count
+        for role_id, to_user, count in ctx.db.execute(
+            select(RoleGrant.role_id, RoleGrant.user_id.is_not(None), func.count()).group_by(
+                RoleGrant.role_id, RoleGrant.user_id.is_not(None)
+            )
+        )
+    }
+    held: dict[int, list[str]] = {}
+    for role_id, permission in ctx.db.execute(
+        select(RolePermission.role_id, RolePermission.permission).order_by(
+            RolePermission.permission
+        )
+    ):
+        held.setdefault(role_id, []).append(permission)
+    return [
+        RoleSummary(
+            role,
+            tuple(held.get(role.id, ())),
+            granted.get((role.id, True), 0),
+            granted.get((role.id, False), 0),
+        )
+        for role in roles
+    ]
+
+
+def create_role(
+    ctx: Context, name: str, permissions: Iterable[str] = (), description: str = ""
+) -> Role:
+    name = checked_name("role", name)
+    wanted = sorted({checked_permission(ctx, permission) for permission in permissions})
+    serial.hold(ctx, f"role-name:{name}")
+    if find_role(ctx, name) is not None:
+        raise AccessError(f"A role named {name} already exists.")
+    role = Role(name=name, description=description.strip()[:200], created_at=ctx.clock())
+    ctx.db.add(role)
+    ctx.db.flush()
+    ctx.db.add_all(RolePermission(role_id=role.id, permission=p) for p in wanted)
+    audit.record(ctx, Event.ROLE_CREATED, details={"role": name, "permissions": wanted})
+    return role
+
+
+def rename_role(ctx: Context, role: Role, new_name: str) -> None:
+    new_name = checked_name("role", new_name)
+    _hold(ctx, role)
+    if new_name == role.name:
+        return
+    serial.hold(ctx, f"role-name:{new_name}")
+    if find_role(ctx, new_name) is not None:
+        raise AccessError(f"A role named {new_name} already exists.")
+    old = role.name
+    role.name = new_name
+    audit.record(ctx, Event.ROLE_RENAMED, details={"role": new_name, "from": old})
+
+
+def delete_role(ctx: Context, role: Role) -> None:
+    """Delete the role; its grants go with it, in this transaction."""
+    _hold(ctx, role)
+    name = role.name
+    ctx.db.delete(role)
+    ctx.db.flush()
+    audit.record(ctx, Event.ROLE_DELETED, details={"role": name})
+
+
+def grant_permission(ctx: Context, role: Role, permission: str) -> bool:
+    """Add ``permission`` to ``role``; False if it was there already."""
+    permission = checked_permission(ctx, permission)
+    _hold(ctx, role)
+    if permission in permissions_of(ctx, role):
+        return False
+    ctx.db.add(RolePermission(role_id=role.id, permission=permission))
+    ctx.db.flush()
+    details = {"role": role.name, "permission": permission}
+    audit.record(ctx, Event.ROLE_PERMISSION_GRANTED, details=details)
+    return True
+
+
+def revoke_permission(ctx: Context, role: Role, permission: str) -> bool:
+    """Take ``permission`` from ``role`` (an undeclared one too); False if not held."""
+    _hold(ctx, role)
+    removed = ctx.db.execute(
+        delete(RolePermission).where(
+            RolePermission.role_id == role.id, RolePermission.permission == permission.strip()
+        )
+    )
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        return False
+    details = {"role": role.name, "permission": permission.strip()}
+    audit.record(ctx, Event.ROLE_PERMISSION_REVOKED, details=details)
+    return True
+
+
+def _grantee(user: User | None, group: Group | None) -> dict[str, object]:
+    if (user is None) == (group is None):
+        raise AccessError("Grant a role to a user or to a group.")
+    return {"user_id": user.id} if user is not None else {"group_id": group.id}  # type: ignore[union-attr]
+
+
+def grant_role(
+    ctx: Context, role: Role, *, user: User | None = None, group: Group | None = None
+) -> bool:
+    """Grant ``role`` to a user or a group; False if it already was."""
+    grantee = _grantee(user, group)
+    _hold(ctx, role)
+    if group is not None and not serial.hold_row(ctx, group):
+        raise Gone("That group was deleted meanwhile.")
+    if user is not None and not serial.hold_row(ctx, user):
+        raise Gone("That user was deleted meanwhile.")
+    exists = select(RoleGrant.id).filter_by(role_id=role.id, **grantee)
+    if ctx.db.scalar(exists) is not None:
+        return False
+    ctx.db.add(RoleGrant(role_id=role.id, granted_at=ctx.clock(), **grantee))
+    ctx.db.flush()
+    details = {"role": role.name} | ({"group": group.name} if group is not None else {})
+    audit.record(ctx, Event.ROLE_GRANTED, target=user, details=details)
+    return True
+
+
+def revoke_role(
+    ctx: Context, role: Role, *, user: User | None = None, group: Group | None = None
+) -> bool:
+    """Revoke ``role`` from a user or a group; False if it was not granted."""
+    grantee = _grantee(user, group)
+    _hold(ctx, role)
+    removed = ctx.db.execute(delete(RoleGrant).filter_by(role_id=role.id, **grantee))
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        return False
+    details = {"role": role.name} | ({"group": group.name} if group is not None else {})
+    audit.record(ctx, Event.ROLE_REVOKED, target=user, details=details)
+    return True
+
+
+def grantees(ctx: Context, role: Role) -> tuple[Sequence[User], Sequence[Group]]:
+    """The users and the groups ``role`` is granted to, by name."""
+    users = ctx.db.scalars(
+        select(User)
+        .join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(RoleGrant.role_id == role.id)
+        .order_by(User.username_key)
+    ).all()
+    groups = ctx.db.scalars(
+        select(Group)
+        .join(RoleGrant, RoleGrant.group_id == Group.id)
+        .where(RoleGrant.role_id == role.id)
+        .order_by(Group.name)
+    ).all()
+    return users, groups
+
+
+def roles_of(ctx: Context, *, user: User | None = None, group: Group | None = None) -> list[Role]:
+    """The roles granted to this user (directly) or this group."""
+    grantee = _grantee(user, group)
+    return list(
+        ctx.db.scalars(
+            select(Role)
+            .join(RoleGrant, RoleGrant.role_id == Role.id)
+            .filter_by(**grantee)
+            .order_by(Role.name)
+        )
+    )
+
+
+def roles_through_groups(ctx: Context, user: User) -> list[tuple[str, str]]:
+    """(role, group) pairs: the roles ``user`` holds as a member of a group."""
+    rows = ctx.db.execute(
+        select(Role.name, Group.name)
+        .select_from(GroupMember)
+        .join(Group, Group.id == GroupMember.group_id)
+        .join(RoleGrant, RoleGrant.group_id == GroupMember.group_id)
+        .join(Role, Role.id == RoleGrant.role_id)
+        .where(GroupMember.user_id == user.id)
+        .order_by(Role.name, Group.name)
+    )
+    return [(role, group) for role, group in rows]
