@@ -17,7 +17,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, false, literal_column, null, select, union_all
+from sqlalchemy import (
+    ColumnClause,
+    Integer,
+    Select,
+    bindparam,
+    false,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 
 from ..models.access import Group, GroupMember, Role, RoleGrant, RolePermission
 from ..permission_names import parse_declarations, permission_problem
@@ -64,8 +74,8 @@ NOTHING = Holdings()
 
 
 # constants written into the statement (bound ones would need a value per call)
-_ROLE = literal_column("'role'")
-_GROUP = literal_column("'group'")
+_ROLE: ColumnClause[str] = literal_column("'role'")
+_GROUP: ColumnClause[str] = literal_column("'group'")
 
 
 def _holdings_statement() -> Select[Any]:
