@@ -235,6 +235,7 @@ def _ini_key(field_name: str) -> str:
         "timezone",
         "logo_path",
         "favicon_path",
+        "permissions",
     }:
         return field_name
     section, _, rest = field_name.partition("_")

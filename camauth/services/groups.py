@@ -23,7 +23,8 @@ from .context import Context
 from .permissions import AccessError
 from .roles import Gone, checked_name, normalized_name
 
-# "group:admin" is the principal of camauth's administrators (web/security.py)
+# "admin" stays reserved: "group:admin" was the principal of camauth's administrators
+# in host ACLs, and a group of that name must not open such an ACL to its members
 RESERVED_GROUP_NAMES = frozenset({"admin"})
 
 
@@ -107,14 +108,23 @@ def delete_group(ctx: Context, group: Group) -> None:
 
 
 def membership(ctx: Context, group: Group, user: User) -> GroupMember | None:
-    return ctx.db.get(GroupMember, (group.id, user.id))
+    # read from the database every time, not from the session's identity map: a
+    # membership this request saw before taking the group's lock may have been
+    # removed meanwhile (the changes below decide on it once they hold the lock)
+    key = (group.id, user.id)
+    member = ctx.db.get(GroupMember, key, populate_existing=True)
+    if member is None:  # and forget the one seen, so that adding it again is no conflict
+        seen = ctx.db.identity_map.get(ctx.db.identity_key(GroupMember, key))
+        if seen is not None:
+            ctx.db.expunge(seen)
+    return member
 
 
 def add_member(ctx: Context, group: Group, user: User, *, group_admin: bool = False) -> bool:
     """Make ``user`` a member of ``group`` (and with ``group_admin`` one of its
     administrators, an existing member too). False if nothing changed."""
     _hold(ctx, group)
-    if not serial.hold_row(ctx, user):
+    if not serial.hold_row(ctx, user, key_share=True):
         raise Gone("That user was deleted meanwhile.")
     member = membership(ctx, group, user)
     if member is None:
@@ -146,10 +156,13 @@ def remove_member(ctx: Context, group: Group, user: User) -> bool:
 def set_group_admin(ctx: Context, group: Group, user: User, is_admin: bool) -> bool:
     """Make a member an administrator of the group, or no longer one."""
     _hold(ctx, group)
+    # the user's row too (as add_member does): deleting the user deletes the
+    # membership without the group's lock
+    if not serial.hold_row(ctx, user, key_share=True):
+        raise Gone("That user was deleted meanwhile.")
     member = membership(ctx, group, user)
     if member is None:
         raise Gone(f"{user.username} is not a member of {group.name}.")
-    ctx.db.refresh(member)
     if member.is_group_admin == is_admin:
         return False
     member.is_group_admin = is_admin

@@ -24,8 +24,8 @@ from sqlalchemy import (
     bindparam,
     false,
     literal_column,
-    null,
     select,
+    union,
     union_all,
 )
 
@@ -75,37 +75,38 @@ NOTHING = Holdings()
 
 # constants written into the statement (bound ones would need a value per call)
 _ROLE: ColumnClause[str] = literal_column("'role'")
+_PERMISSION: ColumnClause[str] = literal_column("'permission'")
 _GROUP: ColumnClause[str] = literal_column("'group'")
 
 
 def _holdings_statement() -> Select[Any]:
+    """Rows of (kind, name, group administrator): each role held once, each of their
+    permissions once, each group. The roles are found first (granted to the user or
+    to one of their groups, without duplicates), so a user in many groups gets one
+    row per permission, not one per path to it."""
     user_id = bindparam("user_id", type_=Integer())
-    direct = (
-        select(_ROLE.label("kind"), Role.name, RolePermission.permission)
-        .add_columns(false().label("group_admin"))
-        .select_from(RoleGrant)
-        .join(Role, Role.id == RoleGrant.role_id)
-        .outerjoin(RolePermission, RolePermission.role_id == Role.id)
-        .where(RoleGrant.user_id == user_id)
+    held_roles = union(
+        select(RoleGrant.role_id).where(RoleGrant.user_id == user_id),
+        select(RoleGrant.role_id)
+        .join(GroupMember, GroupMember.group_id == RoleGrant.group_id)
+        .where(GroupMember.user_id == user_id),
+    ).cte("held_roles")
+    roles = select(_ROLE.label("kind"), Role.name, false().label("group_admin")).join(
+        held_roles, held_roles.c.role_id == Role.id
     )
-    through_groups = (
-        select(_ROLE, Role.name, RolePermission.permission, false())
-        .select_from(GroupMember)
-        .join(RoleGrant, RoleGrant.group_id == GroupMember.group_id)
-        .join(Role, Role.id == RoleGrant.role_id)
-        .outerjoin(RolePermission, RolePermission.role_id == Role.id)
-        .where(GroupMember.user_id == user_id)
+    permissions = (
+        select(_PERMISSION, RolePermission.permission, false())
+        .join(held_roles, held_roles.c.role_id == RolePermission.role_id)
+        .distinct()
     )
     groups = (
-        select(_GROUP, Group.name, null(), GroupMember.is_group_admin)
-        .select_from(GroupMember)
-        .join(Group, Group.id == GroupMember.group_id)
+        select(_GROUP, Group.name, GroupMember.is_group_admin)
+        .join(GroupMember, GroupMember.group_id == Group.id)
         .where(GroupMember.user_id == user_id)
     )
-    return union_all(direct, through_groups, groups)  # type: ignore[return-value]
+    return union_all(roles, permissions, groups)  # type: ignore[return-value]
 
 
-# kind, name, permission, group administrator: one row per role-permission and per group
 HOLDINGS = _holdings_statement()
 
 
@@ -114,15 +115,15 @@ def holdings_from_rows(rows: Iterable[tuple[Any, ...]]) -> Holdings:
     roles: set[str] = set()
     groups: set[str] = set()
     administered: set[str] = set()
-    for kind, name, permission, group_admin in rows:
-        if kind == "group":
+    for kind, name, group_admin in rows:
+        if kind == "permission":
+            permissions.add(name)
+        elif kind == "role":
+            roles.add(name)
+        else:
             groups.add(name)
             if group_admin:
                 administered.add(name)
-            continue
-        roles.add(name)
-        if permission is not None:
-            permissions.add(permission)
     return Holdings(
         frozenset(permissions), frozenset(roles), frozenset(groups), frozenset(administered)
     )

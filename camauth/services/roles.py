@@ -20,7 +20,7 @@ from ..models.access import NAME_LENGTH, Group, GroupMember, Role, RoleGrant, Ro
 from . import audit, serial
 from .audit import Event
 from .context import Context
-from .permissions import AccessError, catalogue, permission_problem
+from .permissions import HOLDINGS, AccessError, catalogue, holdings_from_rows, permission_problem
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
@@ -30,8 +30,11 @@ class Gone(AccessError):
 
 
 def normalized_name(name: str) -> str:
-    """Names are compared and stored in lower case: 'Trial-17' is 'trial-17'."""
-    return name.strip().lower()
+    """Names are compared and stored in lower case: 'Trial-17' is 'trial-17'. Only
+    ASCII is lowered (the Kelvin sign's lower case is an ASCII 'k'): anything else
+    stays as it is, for name_problem to refuse."""
+    name = name.strip()
+    return name.lower() if name.isascii() else name
 
 
 def name_problem(kind: str, name: str) -> str | None:
@@ -207,7 +210,7 @@ def grant_role(
     _hold(ctx, role)
     if group is not None and not serial.hold_row(ctx, group):
         raise Gone("That group was deleted meanwhile.")
-    if user is not None and not serial.hold_row(ctx, user):
+    if user is not None and not serial.hold_row(ctx, user, key_share=True):
         raise Gone("That user was deleted meanwhile.")
     exists = select(RoleGrant.id).filter_by(role_id=role.id, **grantee)
     if ctx.db.scalar(exists) is not None:
@@ -275,3 +278,10 @@ def roles_through_groups(ctx: Context, user: User) -> list[tuple[str, str]]:
         .order_by(Role.name, Group.name)
     )
     return [(role, group) for role, group in rows]
+
+
+def permissions_held(ctx: Context, user: User) -> list[str]:
+    """The permissions ``user`` holds through roles, theirs and their groups' (not
+    counting ``is_admin``), as this transaction reads them."""
+    rows = ctx.db.execute(HOLDINGS, {"user_id": user.id}).all()
+    return sorted(holdings_from_rows(rows).permissions)

@@ -40,14 +40,20 @@ def hold(ctx: Context, *names: str) -> None:
         ctx.db.execute(text("UPDATE users SET id = id WHERE 1 = 0"))
 
 
-def hold_row(ctx: Context, instance: Any) -> bool:
+def hold_row(ctx: Context, instance: Any, *, key_share: bool = False) -> bool:
     """Lock ``instance``'s row until the transaction ends and re-read it, so a
     decision made from it sees what any request that got there first committed
     (two administrators, or one double click, disabling the same user: the second
-    waits and finds the user disabled). False if the row is gone meanwhile."""
+    waits and finds the user disabled). False if the row is gone meanwhile.
+
+    With ``key_share`` (PostgreSQL's FOR NO KEY UPDATE) the row is held against
+    changes and deletion, but rows that merely refer to it (an audit event naming
+    its user) can still be inserted: for a row this transaction neither deletes
+    nor re-keys, it cannot make two such inserts wait for each other in a circle.
+    """
     try:
         if ctx.db.get_bind().dialect.name == "postgresql":
-            ctx.db.refresh(instance, with_for_update=True)
+            ctx.db.refresh(instance, with_for_update={"key_share": key_share})
         else:
             hold(ctx, f"row:{type(instance).__name__}")
             ctx.db.refresh(instance)

@@ -16,7 +16,13 @@ from pyramid.config import Configurator
 from pyramid.exceptions import ConfigurationError
 from pyramid.request import Request
 
-from ..services.permissions import NOTHING, Holdings, catalogue, permission_problem
+from ..services.permissions import (
+    CAMAUTH_PERMISSIONS,
+    NOTHING,
+    Holdings,
+    catalogue,
+    permission_problem,
+)
 from ..services.session_lookup import SessionLookup
 from .context import app_settings
 from .security import VIEW, owed_action
@@ -54,7 +60,9 @@ def request_permissions(request: Request) -> frozenset[str]:
     if user.is_admin:
         return frozenset(request.registry[PERMISSIONS])
     holdings: Holdings = request.camauth_holdings
-    return holdings.permissions | {VIEW}
+    # a role may list camauth's own permissions, but camauth decides those itself
+    # (camauth.admin is is_admin's): the set says only what the policy allows
+    return frozenset(p for p in holdings.permissions if p not in CAMAUTH_PERMISSIONS) | {VIEW}
 
 
 def includeme(config: Configurator) -> None:

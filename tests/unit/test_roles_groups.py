@@ -101,6 +101,7 @@ def test_deleting_a_role_or_group_deletes_its_grants_and_memberships(host):
         ("-leading", "lower-case letters"),
         ("émigré", "lower-case letters"),
         ("nul\x00", "lower-case letters"),
+        ("\u212aeeper", "lower-case letters"),  # the Kelvin sign lowers to an ASCII k
     ],
 )
 def test_bad_names_are_refused_with_a_reason(host, name, message):
