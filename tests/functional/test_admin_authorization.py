@@ -1,19 +1,20 @@
-"""Who may use the administrator console (PRODUCT §9, §7), checked on every route.
+"""Who may use the administrator console (PRODUCT §9, §7, §17), checked on every route.
 
 The routes are not listed here: they are read from the running application's route
 table (Pyramid's introspector), with the request methods of the views registered
 on each. Every route whose pattern starts with ``/admin`` is requested, with each
 of its methods, by an anonymous visitor, by a logged-in user who is not an
 administrator and by an administrator who still owes a required action; none of
-them may see a console page or change anything. So a page added to the console
-later is covered the day it is added, and one left without its permission fails
-here.
+them may see a console page or change anything. A group administrator may see the
+page of a group they administer and add and remove its members, and nothing else.
+So a page added to the console later is covered the day it is added, and one left
+without its permission fails here.
 
-Placeholders in a pattern (``{id:\\d{1,10}}``) are filled with the id of a real row:
-the user or session the segment before it names, else a user. An administrator
-then requests every page (a filled-in URL that named nothing would be a 404) and
-sends every form, to show the probes would have found a change had the refused
-ones got through.
+Placeholders in a pattern (``{id:\\d{1,10}}``, ``{name:...}``) are filled with the
+id or name of a real row: the user, session, role or group the segment before it
+names, else a user. An administrator then requests every page (a filled-in URL
+that named nothing would be a 404) and sends every form, to show the probes would
+have found a change had the refused ones got through.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from pyramid.response import Response
 from sqlalchemy import inspect, text
 
 from camauth.models import User, UserStatus, WebSession
-from camauth.services import accounts, lockout, mfa, sessions
+from camauth.services import accounts, groups, lockout, mfa, roles, sessions
 from camauth.services.context import Origin
-from camauth.web.security import ADMIN
+from camauth.web.security import ADMIN, VIEW
+from camauth.web.views.admin import groups as group_views
+from camauth.web.views.admin import roles as role_views
 
 from ..conftest import GOOD_PASSWORD, app_context
 from .conftest import browser, engine_of, location, logged_in, submit_login
@@ -57,8 +60,22 @@ MUST_BE_THERE = {
     ("/admin/sessions/{id:\\d{1,10}}/end", "POST"),
     ("/admin/audit", "GET"),
     ("/admin/audit.csv", "GET"),
+    ("/admin/roles", "GET"),
+    ("/admin/roles", "POST"),
+    ("/admin/roles/{name:[a-z0-9][a-z0-9._-]{0,63}}", "GET"),
+    ("/admin/roles/{name:[a-z0-9][a-z0-9._-]{0,63}}/grant-permission", "POST"),
+    ("/admin/groups", "GET"),
+    ("/admin/groups/{name:[a-z0-9][a-z0-9._-]{0,63}}", "GET"),
+    ("/admin/groups/{name:[a-z0-9][a-z0-9._-]{0,63}}/add-member", "POST"),
+    ("/admin/groups/{name:[a-z0-9][a-z0-9._-]{0,63}}/remove-member", "POST"),
+    ("/admin/groups/{name:[a-z0-9][a-z0-9._-]{0,63}}/delete", "POST"),
 }
 MINIMUM_PROBES = 20
+# a host application's permissions, for roles to hold
+HOST_PERMISSIONS = {"permissions": "reports.view = See reports\nreports.export = Export reports"}
+# what a group administrator may use, for the groups they administer (and only those)
+FOR_GROUP_ADMINISTRATORS = group_views.FOR_GROUP_ADMINISTRATORS
+GROUP_ADMIN = "gadmin"
 
 
 # --- the route table ----------------------------------------------------------------
@@ -116,11 +133,18 @@ def console_probes(app: Any) -> list[Probe]:
 @dataclass
 class Victim:
     """An account an intruder would like to change: it has an email, two-factor, a
-    live session, and it is locked out, so every console action would show."""
+    live session, and it is locked out, so every console action would show. It has
+    a role (granted to it and to its group) and is a member of a group, beside a
+    spare role and another group, so every roles-and-groups action would show too."""
 
     id: int
     username: str
     session_id: int
+    role: str = ""  # holds reports.export; granted to the victim and to ``group``
+    spare_role: str = ""  # no permission, granted to nobody
+    group: str = ""  # members: the victim, and ``deputy_id`` as its group administrator
+    other_group: str = ""  # no members, no roles
+    deputy_id: int = 0
 
 
 def probe_network(number: int) -> str:
@@ -128,9 +152,12 @@ def probe_network(number: int) -> str:
     return f"2001:db8:{number:x}::/64"
 
 
-def make_victim(app: Any, username: str, number: int | None = None, **kw: Any) -> Victim:
+def make_victim(
+    app: Any, username: str, number: int | None = None, group_admin: str = "", **kw: Any
+) -> Victim:
     """With ``number``: also the things probe ``number``'s body names by other names
-    than the victim's: a locked unknown username and a throttled network."""
+    than the victim's: a locked unknown username and a throttled network. With
+    ``group_admin``: that user, not a new deputy, administers the victim's group."""
     ctx = app_context(app)
     try:
         user = accounts.create_user(
@@ -153,10 +180,30 @@ def make_victim(app: Any, username: str, number: int | None = None, **kw: Any) -
             others = ctx.settings.lockout_ip_threshold + 1 - ctx.settings.lockout_threshold
             for other in range(others):
                 lockout.record_failure(sprayer, f"sprayed{number}-{other}")
+        victim = Victim(user.id, user.username, row.id)
+        give_roles_and_groups(ctx, victim, user, group_admin)
         ctx.db.commit()
-        return Victim(user.id, user.username, row.id)
+        return victim
     finally:
         ctx.db.close()
+
+
+def give_roles_and_groups(ctx: Any, victim: Victim, user: User, group_admin: str) -> None:
+    name = str(victim.id)  # not the username: URLs with it must not count as leaks
+    victim.role, victim.spare_role = f"role-{name}", f"spare-{name}"
+    victim.group, victim.other_group = f"team-{name}", f"other-{name}"
+    role = roles.create_role(ctx, victim.role, ["reports.export"])
+    roles.create_role(ctx, victim.spare_role)
+    group = groups.create_group(ctx, victim.group)
+    groups.create_group(ctx, victim.other_group)
+    deputy = accounts.find_user(ctx, group_admin) if group_admin else None
+    if deputy is None:
+        deputy = accounts.create_user(ctx, f"deputy-{name}")  # no password: no login
+    victim.deputy_id = deputy.id
+    roles.grant_role(ctx, role, user=user)
+    roles.grant_role(ctx, role, group=group)
+    groups.add_member(ctx, group, user)
+    groups.add_member(ctx, group, deputy, group_admin=True)
 
 
 def add_user(app: Any, username: str, **kw: Any) -> int:
@@ -170,9 +217,15 @@ def add_user(app: Any, username: str, **kw: Any) -> int:
 
 
 def fill(pattern: str, victim: Victim) -> str:
-    """The pattern's path with each placeholder replaced by a real id: the victim's
-    session after ``/sessions/``, otherwise the victim's user id."""
-    ids = {"sessions": victim.session_id, "users": victim.id}
+    """The pattern's path with each placeholder replaced by a real id or name: the
+    victim's session after ``/sessions/``, role after ``/roles/``, group after
+    ``/groups/``, otherwise the victim's user id."""
+    ids = {
+        "sessions": victim.session_id,
+        "users": victim.id,
+        "roles": victim.role,
+        "groups": victim.group,
+    }
 
     def replace(match: re.Match[str]) -> str:
         segments = [part for part in pattern[: match.start()].split("/") if part]
@@ -184,10 +237,14 @@ def fill(pattern: str, victim: Victim) -> str:
     return path
 
 
-def form_values(csrf_token: str, victim: Victim, number: int, clock_now: Any) -> dict[str, str]:
+def form_values(
+    csrf_token: str, victim: Victim, number: int, clock_now: Any, probe: Probe | None = None
+) -> dict[str, str]:
     """One body for every console form: each field any of them asks for, with values
     that would make the action work (a new username, a policy-proof password, the
-    token's current code...). Forms ignore the fields they do not have."""
+    token's current code...). Forms ignore the fields they do not have. A few fields
+    mean opposite things to two forms (a permission to grant, one to revoke): the
+    probe's route picks the value that would work for it."""
     return {
         "csrf_token": csrf_token,
         "username": f"newcomer{number}",
@@ -207,7 +264,26 @@ def form_values(csrf_token: str, victim: Victim, number: int, clock_now: Any) ->
         "event": "",
         "since": "",
         "until": "",
-    }
+        # roles and groups
+        "name": f"probe{number}",
+        "description": "Made by a probe",
+        "permission": "reports.view",
+        "user_id": str(victim.id),
+        "group_admin": "true",
+        "role": victim.spare_role,
+        "group": victim.other_group,
+    } | (route_values(probe.route, victim) if probe is not None else {})
+
+
+def route_values(route: str, victim: Victim) -> dict[str, str]:
+    return {
+        role_views.REVOKE_PERMISSION: {"permission": "reports.export"},
+        role_views.GRANT_USER: {"username": "root"},
+        role_views.REVOKE_GROUP: {"group": victim.group},
+        group_views.ADD_MEMBER: {"username": "root"},
+        group_views.REVOKE_GROUP_ADMIN: {"user_id": str(victim.deputy_id)},
+        group_views.REVOKE_ROLE: {"role": victim.role},
+    }.get(route, {})
 
 
 # --- looking at the database -----------------------------------------------------------
@@ -282,7 +358,7 @@ class Console:
         for number, probe in enumerate(self.probes):
             path = fill(probe.pattern, self.victim)
             body = form_values(
-                csrf_token, self.victim, number, self.app.registry["camauth.clock"]()
+                csrf_token, self.victim, number, self.app.registry["camauth.clock"](), probe
             )
             before = snapshot(self.app)
             response = send(client, probe, path, body)
@@ -300,9 +376,12 @@ class Console:
 def console(app_factory: Callable[..., Any]) -> Console:
     """An app with a prober (no administrator), an administrator, and a victim."""
     # a low IP threshold: the victims' networks are throttled with few failures
-    app = app_factory(**{"mfa.required_for": "none", "lockout.ip_threshold": "12"})
+    app = app_factory(
+        **{"mfa.required_for": "none", "lockout.ip_threshold": "12", **HOST_PERMISSIONS}
+    )
     admin_id = add_user(app, "root", is_admin=True)
     add_user(app, "mallory")
+    add_user(app, GROUP_ADMIN)
     victim = make_victim(app, "victor")
     return Console(app, console_probes(app), victim, admin_id)
 
@@ -327,10 +406,13 @@ def test_the_route_table_lists_the_whole_console(console: Console) -> None:
 
 
 def test_every_console_view_needs_the_admin_permission(console: Console) -> None:
-    """What the requests below show, read from the configuration itself."""
+    """What the requests below show, read from the configuration itself. The views a
+    group administrator uses need VIEW and check the group themselves (the
+    requests below show they do)."""
     unprotected = []
     for entry in console_routes(console.app):
         pattern = entry["introspectable"]["pattern"]
+        wanted = VIEW if entry["introspectable"]["name"] in FOR_GROUP_ADMINISTRATORS else ADMIN
         for view in entry["related"]:
             if view.category_name != "views":
                 continue
@@ -339,7 +421,7 @@ def test_every_console_view_needs_the_admin_permission(console: Console) -> None
                 for related in console.app.registry.introspector.related(view)
                 if related.category_name == "permissions"
             ]
-            if permissions != [ADMIN]:
+            if permissions != [wanted]:
                 unprotected.append(f"{_methods(view)} {pattern}: {permissions}")
     assert unprotected == []
 
@@ -394,6 +476,54 @@ def test_a_user_who_is_not_an_administrator_is_refused(console: Console) -> None
     assert console.probe_all(client, csrf_token, judge) == []
     # still logged in, still no administrator: the refusals ended nothing
     assert "Signed in as mallory" in client.get("/", status=200).text
+
+
+def test_a_group_administrator_is_refused_everything_of_another_group(console: Console) -> None:
+    """Administering one group opens nothing else: another group's page and forms
+    are 403 like every other console page."""
+    make_victim(console.app, "ownvictim", group_admin=GROUP_ADMIN)  # gadmin's own group
+    client = logged_in(console.app, GROUP_ADMIN)
+    csrf_token = csrf_of(client.get("/"))
+
+    def judge(probe: Probe, path: str, response: webtest.TestResponse) -> str | None:
+        if response.status_int != 403:
+            return f"{response.status}, not 403"
+        if leaks(response, console.victim):
+            return "the refusal shows the victim's account"
+        return None
+
+    assert console.probe_all(client, csrf_token, judge) == []
+
+
+def test_a_group_administrator_only_adds_and_removes_members_of_their_group(
+    console: Console,
+) -> None:
+    """On their own group's routes: its page (200), adding and removing members
+    (done); every other console route stays 403 and changes nothing."""
+    own = make_victim(console.app, "ownvictim", group_admin=GROUP_ADMIN)
+    theirs = replace(console, victim=own)
+    client = logged_in(console.app, GROUP_ADMIN)
+    csrf_token = csrf_of(client.get("/"))
+    own_page = fill("/admin/groups/{name}", own)
+    allowed_posts = set()
+
+    def judge(probe: Probe, path: str, response: webtest.TestResponse) -> str | None:
+        if probe.route not in FOR_GROUP_ADMINISTRATORS:
+            return None if response.status_int == 403 else f"{response.status}, not 403"
+        if probe.method == "GET" and probe.route == group_views.PAGE:
+            return None if response.status_int == 200 else f"{response.status}, not 200"
+        if response.status_int != 303 or redirect_target(response)[0] != own_page:
+            return f"{response.status}, not back to {own_page}"
+        if probe.method == "POST":
+            allowed_posts.add(path)
+        return None
+
+    problems = theirs.probe_all(client, csrf_token, judge)
+    changed = {problem.split(" changed")[0] for problem in problems if " changed " in problem}
+    # adding and removing members changed the group (and nothing else was refused)
+    assert changed == {f"POST {path}" for path in allowed_posts}
+    assert len(allowed_posts) == 2
+    assert [problem for problem in problems if " changed " not in problem] == []
 
 
 def test_an_administrator_reaches_every_page(console: Console) -> None:
@@ -454,7 +584,7 @@ def test_every_form_the_probes_send_would_change_something(console: Console) -> 
             victim = make_victim(console.app, f"victim{number}", number, **account)
             path = fill(probe.pattern, victim)
             before = snapshot(console.app, but_sessions_of=root_id)
-            body = form_values(csrf_token, victim, number, clock())
+            body = form_values(csrf_token, victim, number, clock(), probe)
             body |= one_time_token(client, path)
             response = send(client, probe, path, body)
             if response.status_int != 303:
@@ -488,7 +618,7 @@ def test_an_administrator_who_owes_an_action_is_sent_to_it(
 ) -> None:
     """PRODUCT §7: administrators are not exempt; the console waits until it is done."""
     settings, user_settings, page = OWED[owed]
-    app = app_factory(**settings)
+    app = app_factory(**settings, **HOST_PERMISSIONS)
     admin_id = add_user(app, "root", is_admin=True, **user_settings)
     victim = make_victim(app, "victor")
     console = Console(app, console_probes(app), victim, admin_id)
@@ -533,7 +663,7 @@ def test_a_console_page_left_open_would_be_caught(app_factory: Callable[..., Any
         config.add_view(show, route_name="forgotten", request_method="GET")
         config.add_view(rename, route_name="forgotten", request_method="POST")
 
-    app = app_factory(configure=add_open_page, **{"mfa.required_for": "none"})
+    app = app_factory(configure=add_open_page, **{"mfa.required_for": "none", **HOST_PERMISSIONS})
     admin_id = add_user(app, "root", is_admin=True)
     add_user(app, "mallory")
     victim = make_victim(app, "victor")
@@ -558,6 +688,7 @@ def test_a_console_page_left_open_would_be_caught(app_factory: Callable[..., Any
         [
             f"GET /admin/forgotten/{victim.id}: 200 OK",
             f"POST /admin/forgotten/{victim.id}: 200 OK",
-            f"POST /admin/forgotten/{victim.id} changed the database: ['users: 3 -> 3 rows']",
+            # root, mallory, the victim and its group's deputy
+            f"POST /admin/forgotten/{victim.id} changed the database: ['users: 4 -> 4 rows']",
         ]
     ), found

@@ -6,15 +6,22 @@ page of their own first; changes to someone's credentials (password, two-factor,
 administrator rights) also need the acting administrator's recent
 authentication (``camauth.reauth_minutes``).
 
+The pages of roles and groups are the exception: a group administrator (not an
+administrator) sees the pages of the groups they administer and adds and removes
+their members there (``groups.py``); those views need ``VIEW`` and check the group
+themselves.
+
 ``tests/functional/test_admin_authorization.py`` requests every route under
-``/admin`` as a visitor and as a non-administrator, so a new page cannot be left
-open by mistake.
+``/admin`` as a visitor, as a non-administrator and as a group administrator, so a
+new page cannot be left open by mistake.
 """
 
 from __future__ import annotations
 
 from pyramid.config import Configurator
 
+from . import groups, roles
+from .access_pages import NAME
 from .user_actions import add_user_action_routes
 
 ADMIN_ROUTES = {
@@ -33,6 +40,12 @@ ADMIN_ROUTES = {
     "camauth.admin.session.end": r"/admin/sessions/{id:\d{1,10}}/end",
     "camauth.admin.audit": "/admin/audit",
     "camauth.admin.audit.csv": "/admin/audit.csv",
+    roles.LIST: "/admin/roles",
+    roles.PAGE: "/admin/roles/" + NAME,
+    **{route: f"/admin/roles/{NAME}/{slug}" for route, slug in roles.ACTIONS.items()},
+    groups.LIST: "/admin/groups",
+    groups.PAGE: "/admin/groups/" + NAME,
+    **{route: f"/admin/groups/{NAME}/{slug}" for route, slug in groups.ACTIONS.items()},
 }
 
 

@@ -12,7 +12,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ....models import User, UserStatus
-from ....services import accounts, device_login, directory, invitations
+from ....services import accounts, device_login, directory, groups, invitations, roles
 from ....services.accounts import AccountError
 from ....services.directory import SearchError, UserFilter
 from ....services.password_policy import PasswordPolicyError
@@ -166,6 +166,19 @@ def show_generated_password(request: Request, user: User, password: str) -> None
     sealed.seal(request, _password_key(user), password, until)
 
 
+def _access(request: Request, user: User) -> dict[str, Any]:
+    """The user's groups, roles (direct, and through which group) and the permissions
+    they hold by them (an administrator holds every one)."""
+    ctx = request.camauth
+    return {
+        "groups": groups.groups_of(ctx, user),
+        "direct_roles": roles.roles_of(ctx, user=user),
+        "group_roles": roles.roles_through_groups(ctx, user),
+        "permissions": [] if user.is_admin else roles.permissions_held(ctx, user),
+        "descriptions": roles.known_permissions(ctx),
+    }
+
+
 def _user_page(request: Request, user: User, temporary_password: str | None = None) -> Response:
     overview = directory.overview(request.camauth, user)
     is_self = user.id == request.user.id
@@ -184,5 +197,6 @@ def _user_page(request: Request, user: User, temporary_password: str | None = No
         temporary_password=temporary_password,
         device_requests=device_login.requests_of(request.camauth, user),
         is_self=is_self,
+        access=_access(request, user),
         now=request.registry["camauth.clock"](),
     )
