@@ -23,7 +23,7 @@ from pyramid.paster import get_appsettings, setup_logging
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from . import migrate
-from .cli_access import NotFound, add_access_commands
+from .cli_access import LoadError, NotFound, add_access_commands
 from .clock import utcnow
 from .db import make_engine, make_session_factory
 from .models import UserStatus
@@ -325,6 +325,7 @@ def run(argv: Sequence[str], stdin: TextIO) -> int:
         ValueError,  # SettingsError, and plaster's InvalidURI (a path without .ini)
         OSError,
         LookupError,
+        ImportError,  # "use = call:module:app" naming a module that is not there
         configparser.Error,
         PlasterError,
         ArgumentError,  # a malformed sqlalchemy.url or an unknown database driver
@@ -348,7 +349,7 @@ def run(argv: Sequence[str], stdin: TextIO) -> int:
     except UnicodeError:
         print("camauth: standard input is not valid UTF-8 text", file=sys.stderr)
         return 1
-    except UsageError as error:
+    except (UsageError, LoadError) as error:
         print(f"camauth: {error}", file=sys.stderr)
         return 2
     except (
