@@ -16,7 +16,16 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from camauth.models import SessionKind, TokenPurpose
-from camauth.services import accounts, invitations, lockout, profile, sessions, tokens
+from camauth.services import (
+    accounts,
+    groups,
+    invitations,
+    lockout,
+    profile,
+    roles,
+    sessions,
+    tokens,
+)
 from camauth.services.context import Origin
 
 from ..conftest import GOOD_PASSWORD, app_context
@@ -57,6 +66,12 @@ CONSOLE = [
     "/admin/lockouts",
     "/admin/sessions",
     "/admin/audit",
+    "/admin/roles",
+    "/admin/roles/{role}",
+    "/admin/roles/{role}/delete",
+    "/admin/groups",
+    "/admin/groups/{group}",
+    "/admin/groups/{group}/delete",
 ]
 
 
@@ -79,8 +94,18 @@ def fill_database(server: LiveServer) -> dict[str, Any]:
         row.client_id, row.hostname = "backup-tool-with-long-name", "nas-01.storage.example.org"
         row.user_agent = LONG_AGENT
         bob = accounts.create_user(ctx, "bob-invited", email="bob@research-institute.example.org")
+        role = roles.create_role(
+            ctx, "clinical-trial-data-reviewer", ["camauth.admin"], "Reviews the data of trials"
+        )
+        group = groups.create_group(ctx, "cardiology-research-team-2026", "A rather long team")
+        roles.grant_role(ctx, role, group=group)
+        roles.grant_role(ctx, role, user=alice)
+        groups.add_member(ctx, group, alice, group_admin=True)
+        groups.add_member(ctx, group, bob)
         links = {
             "alice": alice.id,
+            "role": role.name,
+            "group": group.name,
             "reset": tokens.issue(ctx, alice, TokenPurpose.PASSWORD_RESET, timedelta(hours=1)),
             "invite": invitations.invite(ctx, bob).token,
             "email": profile.request_email_change(ctx, alice, "alice@new.example.org").token,
@@ -114,6 +139,7 @@ def check(page: Page, path: str, name: str, prefix: str = "phone") -> str | None
 
 def screenshot_name(path: str) -> str:
     name = path.strip("/").replace("/", "-").replace("{alice}", "user")
+    name = name.replace("{role}", "role").replace("{group}", "group")
     return re.sub(r"-\{\w+\}$", "", name) or "home"
 
 
