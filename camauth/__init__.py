@@ -15,6 +15,8 @@ from sqlalchemy.orm import configure_mappers
 
 from .clock import utcnow
 from .resources import resource_dir
+from .services.oidc_client import ProviderClient
+from .services.oidc_providers import providers_from_settings
 from .services.passwords import Passwords
 from .services.session_lookup import SessionLookup
 from .settings import SettingsError, parse_settings
@@ -32,6 +34,10 @@ def includeme(config: Configurator) -> None:
     # would fail. Do it now, before any request.
     configure_mappers()
     registry["camauth.session_lookup"] = SessionLookup(registry["camauth.engine"])
+    registry["camauth.oidc"] = {
+        name: ProviderClient(provider)
+        for name, provider in providers_from_settings(config.get_settings()).items()
+    }
     config.include(".web")
     # not "static": a host application's own static view of that name would win
     config.add_static_view("camauth_static", str(resource_dir("static")), cache_max_age=3600)

@@ -30,6 +30,8 @@ from camauth.services.context import Context
 from camauth.services.passwords import Passwords
 from camauth.settings import parse_settings
 
+pytest_plugins = ["tests.oidc_provider"]
+
 PG_URL = os.environ.get("CAMAUTH_TEST_DATABASE_URL", "")
 REQUIRE_ALL = os.environ.get("CAMAUTH_REQUIRE_ALL_TESTS") == "1"
 CHROMIUM = Path("/usr/bin/chromium")

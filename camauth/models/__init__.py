@@ -3,6 +3,7 @@
 from .access import Group, GroupMember, Role, RoleGrant, RolePermission
 from .audit import AuditEvent
 from .device_login import DeviceRequest, DeviceRequestStatus, UserCodeFailure
+from .identity import ExternalIdentity
 from .meta import Base
 from .mfa import RecoveryCode, TotpAlgorithm, TwoFactorCredential, TwoFactorKind
 from .security import UNTRUSTED_SCOPE, Lockout, LoginFailure
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "DeviceRequest",
     "DeviceRequestStatus",
+    "ExternalIdentity",
     "Group",
     "GroupMember",
     "Lockout",

@@ -66,6 +66,10 @@ class Event(enum.StrEnum):
     MEMBER_REMOVED = "member_removed"
     GROUP_ADMIN_GRANTED = "group_admin_granted"
     GROUP_ADMIN_REVOKED = "group_admin_revoked"
+    EXTERNAL_LOGIN = "external_login"
+    EXTERNAL_LOGIN_REFUSED = "external_login_refused"
+    IDENTITY_LINKED = "identity_linked"
+    IDENTITY_UNLINKED = "identity_unlinked"
 
 
 def record(

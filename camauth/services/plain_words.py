@@ -64,6 +64,10 @@ EVENT_WORDS: dict[str, str] = {
     Event.MEMBER_REMOVED: "Removed from a group",
     Event.GROUP_ADMIN_GRANTED: "Made a group administrator",
     Event.GROUP_ADMIN_REVOKED: "No longer a group administrator",
+    Event.EXTERNAL_LOGIN: "Logged in through another provider",
+    Event.EXTERNAL_LOGIN_REFUSED: "Login through another provider refused",
+    Event.IDENTITY_LINKED: "Provider login linked",
+    Event.IDENTITY_UNLINKED: "Provider login unlinked",
 }
 
 # why a login attempt counted as a failure (the failure table's ``reason``)

@@ -34,6 +34,10 @@ def includeme(config: Configurator) -> None:
     config.add_route("camauth.login", "/login")
     config.add_route("camauth.login.two_factor", "/login/two-factor")
     config.add_route("camauth.login.recovery_code", "/login/recovery-code")
+    config.add_route("camauth.login.oidc", r"/login/oidc/{name:[a-z0-9][a-z0-9_-]{0,31}}")
+    config.add_route(
+        "camauth.login.oidc.callback", r"/login/oidc/{name:[a-z0-9][a-z0-9_-]{0,31}}/callback"
+    )
     config.add_route("camauth.logout", "/logout")
     config.add_route("camauth.account", "/account")
     config.add_route("camauth.account.profile", "/account/profile")
@@ -70,6 +74,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("camauth.api.this_session", "/api/v1/session")
     config.add_route("camauth.api.openapi", "/api/v1/openapi.json")
     config.scan(".views.login")
+    config.scan(".views.oidc_login")
     config.scan(".views.account")
     config.scan(".views.my_sessions")
     config.scan(".views.account_centre")

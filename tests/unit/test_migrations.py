@@ -27,6 +27,7 @@ TABLES = TABLES_0001 | {
     "user_groups",
     "group_members",
     "role_grants",
+    "external_identities",
 }
 
 

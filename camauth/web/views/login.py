@@ -96,6 +96,11 @@ def _values(request: Request, form_rendered: str, error: str = "") -> dict[str, 
         "error": error,
         "notice": NOTICES.get(request.GET.get("notice", "")),
         "registration_open": app_settings(request.registry).registration != "closed",
+        # one button per configured provider (PRODUCT §18): plain links, no script
+        "providers": [
+            (client.provider.label, request.route_path("camauth.login.oidc", name=name))
+            for name, client in request.registry["camauth.oidc"].items()
+        ],
     }
 
 

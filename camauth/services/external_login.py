@@ -1,0 +1,170 @@
+"""Who an identity at another provider logs in as (PRODUCT §18).
+
+An identity is the pair (issuer, subject). Linked to a user, it logs in as that
+user. Unlinked, it is linked to the account with the same email address only
+when the provider is trusted to do so (``link_by_email``) and says the address
+is verified; otherwise an account is made for it only when the provider's
+``signup`` allows it (a verified address in an allowed domain; ``approval``
+leaves the account waiting for an administrator). Anything else is refused,
+with a reason for the audit log and a sentence for the person.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from ..models import ExternalIdentity, User, UserStatus
+from . import accounts, audit, serial
+from .account_fields import AccountError, full_name_problem
+from .audit import Event
+from .context import Context
+from .oidc_client import LoginRefused, VerifiedIdentity
+from .oidc_providers import Provider
+
+_USERNAME_SAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+def find_identity(ctx: Context, issuer: str, subject: str) -> ExternalIdentity | None:
+    return ctx.db.scalar(
+        select(ExternalIdentity).where(
+            ExternalIdentity.issuer == issuer, ExternalIdentity.subject == subject
+        )
+    )
+
+
+def identities_of(ctx: Context, user: User) -> Sequence[ExternalIdentity]:
+    return ctx.db.scalars(
+        select(ExternalIdentity)
+        .where(ExternalIdentity.user_id == user.id)
+        .order_by(ExternalIdentity.provider, ExternalIdentity.id)
+    ).all()
+
+
+def refuse(
+    ctx: Context, provider: Provider, refused: LoginRefused, user: User | None = None
+) -> None:
+    """Record a refused login through ``provider`` (the caller commits it anyway)."""
+    details = {"provider": provider.name, "reason": refused.reason}
+    audit.record(ctx, Event.EXTERNAL_LOGIN_REFUSED, target=user, details=details)
+
+
+def link(ctx: Context, provider: Provider, identity: VerifiedIdentity, user: User) -> None:
+    """Link ``identity`` to ``user``; refused if it already belongs to someone."""
+    serial.hold(ctx, f"identity:{identity.issuer}:{identity.subject}")
+    existing = find_identity(ctx, identity.issuer, identity.subject)
+    if existing is not None:
+        if existing.user_id == user.id:
+            return
+        raise LoginRefused(
+            "identity_taken",
+            f"This {provider.label} login already belongs to another account here.",
+        )
+    ctx.db.add(
+        ExternalIdentity(
+            user_id=user.id,
+            provider=provider.name,
+            issuer=identity.issuer,
+            subject=identity.subject,
+            email=identity.email[:254],
+            created_at=ctx.clock(),
+        )
+    )
+    ctx.db.flush()
+    audit.record(ctx, Event.IDENTITY_LINKED, target=user, details={"provider": provider.name})
+
+
+def unlink(ctx: Context, user: User, identity_id: int) -> ExternalIdentity:
+    """Remove one of ``user``'s identities; never their last way to log in."""
+    serial.hold_row(ctx, user, key_share=True)
+    identity = ctx.db.get(ExternalIdentity, identity_id)
+    if identity is None or identity.user_id != user.id:
+        raise AccountError("That provider login is not linked to this account.")
+    others = ctx.db.scalar(
+        select(func.count())
+        .select_from(ExternalIdentity)
+        .where(ExternalIdentity.user_id == user.id, ExternalIdentity.id != identity.id)
+    )
+    if user.password_hash is None and not others:
+        raise AccountError(
+            "This is your only way to log in: set a password or link another provider first."
+        )
+    ctx.db.delete(identity)
+    ctx.db.flush()
+    audit.record(ctx, Event.IDENTITY_UNLINKED, target=user, details={"provider": identity.provider})
+    return identity
+
+
+def _free_username(ctx: Context, email: str) -> str:
+    base = _USERNAME_SAFE.sub("", email.partition("@")[0].lower())[:30].strip("._-") or "user"
+    for candidate in [base] + [f"{base}{n}" for n in range(2, 20)]:
+        if accounts.username_problem(candidate) is None and not accounts.find_user(ctx, candidate):
+            return candidate
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+def _sign_up(ctx: Context, provider: Provider, identity: VerifiedIdentity) -> User:
+    email = identity.email
+    if not email or not identity.email_verified:
+        raise LoginRefused(
+            "email_unverified",
+            f"{provider.label} did not confirm an email address for this login, so no "
+            "account can be made for it.",
+        )
+    if not provider.allows_domain(email) or accounts.email_problem(email):
+        raise LoginRefused(
+            "domain_not_allowed",
+            f"Accounts are made for {provider.label} logins of "
+            f"{', '.join(provider.allowed_domains)} addresses only.",
+        )
+    if accounts.find_user_by_email(ctx, email) is not None:
+        raise LoginRefused(
+            "email_taken",
+            "An account with this email address exists already: log in with your "
+            f"password, then link {provider.label} on your account page.",
+        )
+    status = UserStatus.PENDING_APPROVAL if provider.signup == "approval" else UserStatus.ACTIVE
+    name = " ".join(identity.name.split())
+    user = accounts.create_user(
+        ctx,
+        _free_username(ctx, email),
+        email=email,
+        full_name="" if full_name_problem(name) else name,
+        status=status,
+        event=Event.USER_REGISTERED,
+    )
+    link(ctx, provider, identity, user)
+    return user
+
+
+def resolve(ctx: Context, provider: Provider, identity: VerifiedIdentity) -> User:
+    """The user ``identity`` logs in as (linking or signing up as the provider
+    allows); LoginRefused otherwise. Status is the caller's to check."""
+    # two callbacks of one identity at once make one account, not two
+    serial.hold(ctx, f"identity:{identity.issuer}:{identity.subject}")
+    linked = find_identity(ctx, identity.issuer, identity.subject)
+    if linked is not None:
+        user = ctx.db.get(User, linked.user_id)
+        assert user is not None  # the foreign key cascades
+        linked.last_login_at = ctx.clock()
+        linked.email = identity.email[:254]
+        return user
+    if provider.link_by_email and identity.email and identity.email_verified:
+        user = accounts.find_user_by_email(ctx, identity.email)
+        if user is not None:
+            link(ctx, provider, identity, user)
+            return user
+    if provider.signup != "off":
+        return _sign_up(ctx, provider, identity)
+    raise LoginRefused(
+        "not_linked",
+        f"No account here is linked to this {provider.label} login. Log in with your "
+        "password, then link it on your account page.",
+    )
+
+
+def logged_in(ctx: Context, provider: Provider, user: User) -> None:
+    audit.record(ctx, Event.EXTERNAL_LOGIN, target=user, details={"provider": provider.name})

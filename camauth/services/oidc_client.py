@@ -1,0 +1,230 @@
+"""The client side of an OpenID Connect login, with Authlib (PRODUCT §18).
+
+Authorization code flow with PKCE (S256); ``state`` and ``nonce`` are made here
+and kept by the caller in the browser's session. Discovery and the provider's
+keys are fetched once and cached; the keys are fetched again when a token names
+a key id they do not hold (the provider rotated its keys), at most once per
+``KEYS_REFRESH_SECONDS``. Every request to the provider has a timeout: a provider
+that is down or slow ends the login with :class:`ProviderError`, in bounded time.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import warnings
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.requests_client import OAuth2Session
+
+with warnings.catch_warnings():
+    # Authlib 1.9 points to joserfc, its successor, for JOSE; this API stays until 2.0
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.jose import JsonWebKey, KeySet, jwt
+    from authlib.jose.errors import JoseError
+    from authlib.oidc.core import CodeIDToken
+
+try:  # Authlib 1.9 validates claims with joserfc, whose errors are its own
+    from joserfc.errors import JoseError as ClaimsError
+except ImportError:  # pragma: no cover - older Authlib
+    ClaimsError = JoseError  # type: ignore[misc]
+
+from .oidc_providers import Provider
+
+# an unknown key id refetches the keys, at most this often: a rotation is picked up
+# at once, and tokens naming made-up key ids cannot make camauth hammer the provider
+KEYS_REFRESH_SECONDS = 10
+LEEWAY_SECONDS = 60  # clock difference allowed for exp and iat
+
+
+class LoginRefused(Exception):
+    """The login through the provider did not succeed.
+
+    ``reason`` is for the audit log (short, stable); the message is for the person."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ProviderError(LoginRefused):
+    """The provider could not be reached, was too slow, or answered nonsense."""
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    url: str  # where to send the browser
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    issuer: str
+    subject: str
+    email: str  # "" when the provider gave none
+    email_verified: bool
+    name: str
+
+
+class ProviderClient:
+    """One configured provider; shared by every request (thread-safe caches)."""
+
+    def __init__(self, provider: Provider, clock: Callable[[], float] = time.time) -> None:
+        self.provider = provider
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._metadata: dict[str, Any] | None = None
+        self._keys: KeySet | None = None
+        self._refreshed_at: float | None = None
+
+    # --- what the provider publishes --------------------------------------------
+
+    def _get_json(self, url: str) -> dict[str, Any]:
+        try:
+            response = requests.get(url, timeout=self.provider.timeout_seconds)
+            response.raise_for_status()
+            document = response.json()
+        except (requests.RequestException, ValueError) as error:
+            raise ProviderError(
+                "provider_unreachable",
+                f"{self.provider.label}: the provider did not answer properly. "
+                "Try again in a moment, or log in with your password.",
+            ) from error
+        if not isinstance(document, dict):
+            raise ProviderError("provider_unreachable", "The provider answered nonsense.")
+        return document
+
+    def metadata(self) -> dict[str, Any]:
+        with self._lock:
+            if self._metadata is not None:
+                return self._metadata
+        url = self.provider.issuer + "/.well-known/openid-configuration"
+        document = self._get_json(url)
+        if str(document.get("issuer", "")).rstrip("/") != self.provider.issuer:
+            raise ProviderError("issuer_mismatch", "The provider's discovery names another issuer.")
+        for needed in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not isinstance(document.get(needed), str):
+                raise ProviderError("bad_discovery", f"The provider's discovery lacks {needed}.")
+        with self._lock:
+            self._metadata = document
+        return document
+
+    def _key_set(self, refresh: bool = False) -> KeySet:
+        now = self._clock()
+        with self._lock:
+            keys, refreshed_at = self._keys, self._refreshed_at
+        if keys is not None:
+            if not refresh:
+                return keys
+            if refreshed_at is not None and now - refreshed_at < KEYS_REFRESH_SECONDS:
+                return keys  # refreshed a moment ago: the key id is unknown indeed
+        document = self._get_json(self.metadata()["jwks_uri"])
+        try:
+            fetched = JsonWebKey.import_key_set(document)
+        except (ValueError, JoseError) as error:
+            raise ProviderError("bad_keys", "The provider's keys could not be read.") from error
+        with self._lock:
+            self._keys = fetched
+            if refresh:
+                self._refreshed_at = now
+        return fetched
+
+    # --- the flow ----------------------------------------------------------------
+
+    def _session(self, redirect_uri: str) -> OAuth2Session:
+        provider = self.provider
+        return OAuth2Session(
+            provider.client_id,
+            provider.client_secret,
+            scope=provider.scopes,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+        )
+
+    def authorization_request(self, redirect_uri: str) -> AuthorizationRequest:
+        endpoint = self.metadata()["authorization_endpoint"]
+        state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        verifier = secrets.token_urlsafe(64)
+        with self._session(redirect_uri) as session:
+            url, _ = session.create_authorization_url(
+                endpoint, state=state, nonce=nonce, code_verifier=verifier
+            )
+        return AuthorizationRequest(url, state, nonce, verifier)
+
+    def finish(self, redirect_uri: str, code: str, verifier: str, nonce: str) -> VerifiedIdentity:
+        """Exchange the code and check the ID token; the identity it vouches for."""
+        endpoint = self.metadata()["token_endpoint"]
+        try:
+            with self._session(redirect_uri) as session:
+                token = session.fetch_token(
+                    endpoint,
+                    code=code,
+                    code_verifier=verifier,
+                    timeout=self.provider.timeout_seconds,
+                )
+        except requests.RequestException as error:
+            raise ProviderError(
+                "provider_unreachable",
+                f"{self.provider.label}: the provider did not answer in time. Try again.",
+            ) from error
+        except (AuthlibBaseError, ValueError) as error:
+            raise LoginRefused(
+                "token_refused", "The provider refused to finish the login."
+            ) from error
+        id_token = token.get("id_token") if isinstance(token, dict) else None
+        if not isinstance(id_token, str):
+            raise LoginRefused("no_id_token", "The provider sent no identity token.")
+        return self.verify_id_token(id_token, nonce)
+
+    def verify_id_token(self, id_token: str, nonce: str) -> VerifiedIdentity:
+        """Signature (refetching rotated keys), iss, aud, exp, iat and nonce."""
+        provider = self.provider
+        options = {
+            "iss": {"essential": True, "value": provider.issuer},
+            "aud": {"essential": True, "value": provider.client_id},
+            "nonce": {"essential": True},
+        }
+        params = {"nonce": nonce, "client_id": provider.client_id}
+        try:
+            try:
+                claims = jwt.decode(
+                    id_token,
+                    self._key_set(),
+                    claims_cls=CodeIDToken,
+                    claims_options=options,
+                    claims_params=params,
+                )
+            except ValueError:  # a key id the cached keys do not hold: rotated?
+                claims = jwt.decode(
+                    id_token,
+                    self._key_set(refresh=True),
+                    claims_cls=CodeIDToken,
+                    claims_options=options,
+                    claims_params=params,
+                )
+            claims.validate(now=int(self._clock()), leeway=LEEWAY_SECONDS)
+        except (JoseError, ClaimsError, ValueError) as error:
+            reason = getattr(error, "error", "") or "bad_id_token"
+            raise LoginRefused(
+                f"id_token_{reason}"[:60],
+                "The provider's answer could not be verified, so you are not logged in.",
+            ) from error
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > 255:
+            raise LoginRefused("id_token_bad_sub", "The provider's answer names nobody.")
+        email = claims.get("email")
+        return VerifiedIdentity(
+            issuer=provider.issuer,
+            subject=subject,
+            email=email.strip() if isinstance(email, str) else "",
+            email_verified=claims.get("email_verified") is True,
+            name=str(claims.get("name") or "")[:200],
+        )
