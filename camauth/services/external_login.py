@@ -77,8 +77,17 @@ def link(ctx: Context, provider: Provider, identity: VerifiedIdentity, user: Use
     audit.record(ctx, Event.IDENTITY_LINKED, target=user, details={"provider": provider.name})
 
 
-def unlink(ctx: Context, user: User, identity_id: int) -> ExternalIdentity:
-    """Remove one of ``user``'s identities; never their last way to log in."""
+def identity_of(ctx: Context, user: User, identity_id: int) -> ExternalIdentity | None:
+    """``user``'s identity ``identity_id``; None if there is none (or it is another's)."""
+    identity = ctx.db.get(ExternalIdentity, identity_id)
+    return identity if identity is not None and identity.user_id == user.id else None
+
+
+def unlink(
+    ctx: Context, user: User, identity_id: int, *, by_administrator: bool = False
+) -> ExternalIdentity:
+    """Remove one of ``user``'s identities; never their last way to log in (an
+    administrator is refused that too: the person could not log in any more)."""
     serial.hold_row(ctx, user, key_share=True)
     identity = ctx.db.get(ExternalIdentity, identity_id)
     if identity is None or identity.user_id != user.id:
@@ -88,6 +97,11 @@ def unlink(ctx: Context, user: User, identity_id: int) -> ExternalIdentity:
         .select_from(ExternalIdentity)
         .where(ExternalIdentity.user_id == user.id, ExternalIdentity.id != identity.id)
     )
+    if user.password_hash is None and not others and by_administrator:
+        raise AccountError(
+            f"This is the only way {user.username} can log in: they have no password and "
+            "no other provider login. Reset their password first."
+        )
     if user.password_hash is None and not others:
         raise AccountError(
             "This is your only way to log in: set a password or link another provider first."

@@ -13,11 +13,10 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import warnings
 
 import requests
 from authlib.common.errors import AuthlibBaseError

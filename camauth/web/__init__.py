@@ -55,6 +55,11 @@ def includeme(config: Configurator) -> None:
         "camauth.account.recovery_codes.saved", "/account/two-factor/recovery-codes/saved"
     )
     config.add_route("camauth.reauthenticate", "/account/reauthenticate")
+    config.add_route("camauth.account.linked", "/account/linked")
+    config.add_route(
+        "camauth.account.linked.link", r"/account/linked/link/{name:[a-z0-9][a-z0-9_-]{0,31}}"
+    )
+    config.add_route("camauth.account.linked.unlink", r"/account/linked/{id:\d{1,10}}/unlink")
     config.add_route("camauth.account.sessions", "/account/sessions")
     config.add_route("camauth.account.sessions.end", r"/account/sessions/{id:\d{1,10}}/end")
     config.add_route("camauth.account.sessions.end_others", "/account/sessions/end-others")
@@ -75,6 +80,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("camauth.api.openapi", "/api/v1/openapi.json")
     config.scan(".views.login")
     config.scan(".views.oidc_login")
+    config.scan(".views.linked_logins")
     config.scan(".views.account")
     config.scan(".views.my_sessions")
     config.scan(".views.account_centre")

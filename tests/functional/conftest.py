@@ -292,3 +292,11 @@ def at_the_same_moment(count: int, prepare: Callable[[int], Callable[[], Any]]) 
     assert errors == []
     assert len(results) == count
     return results
+
+
+@pytest.fixture
+def oidc_app(app_factory: Any, fake_provider: Any) -> Any:
+    """An app with the loopback provider configured as "test" (tests/oidc_provider.py)."""
+    from .oidc_helpers import provider_settings
+
+    return app_factory(**provider_settings(fake_provider))

@@ -11,10 +11,11 @@ So a page added to the console later is covered the day it is added, and one lef
 without its permission fails here.
 
 Placeholders in a pattern (``{id:\\d{1,10}}``, ``{name:...}``) are filled with the
-id or name of a real row: the user, session, role or group the segment before it
-names, else a user. An administrator then requests every page (a filled-in URL
-that named nothing would be a 404) and sends every form, to show the probes would
-have found a change had the refused ones got through.
+id or name of a real row: the user, session, role, group or linked provider login
+(identity) the segment before it names, else a user. An administrator then
+requests every page (a filled-in URL that named nothing would be a 404) and sends
+every form, to show the probes would have found a change had the refused ones got
+through.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pyramid.config import Configurator
 from pyramid.response import Response
 from sqlalchemy import inspect, text
 
-from camauth.models import User, UserStatus, WebSession
+from camauth.models import ExternalIdentity, User, UserStatus, WebSession
 from camauth.services import accounts, groups, lockout, mfa, roles, sessions
 from camauth.services.context import Origin
 from camauth.web.security import ADMIN, VIEW
@@ -54,6 +55,8 @@ MUST_BE_THERE = {
     ("/admin/users/new", "POST"),
     ("/admin/users/{id:\\d{1,10}}", "GET"),
     ("/admin/users/{id:\\d{1,10}}/delete", "POST"),
+    ("/admin/users/{id:\\d{1,10}}/identities/{identity_id:\\d{1,10}}/unlink", "GET"),
+    ("/admin/users/{id:\\d{1,10}}/identities/{identity_id:\\d{1,10}}/unlink", "POST"),
     ("/admin/lockouts", "GET"),
     ("/admin/lockouts/unlock", "POST"),
     ("/admin/sessions", "GET"),
@@ -135,7 +138,8 @@ class Victim:
     """An account an intruder would like to change: it has an email, two-factor, a
     live session, and it is locked out, so every console action would show. It has
     a role (granted to it and to its group) and is a member of a group, beside a
-    spare role and another group, so every roles-and-groups action would show too."""
+    spare role and another group, so every roles-and-groups action would show too.
+    It has a login at another provider linked (besides its password), for Unlink."""
 
     id: int
     username: str
@@ -145,6 +149,7 @@ class Victim:
     group: str = ""  # members: the victim, and ``deputy_id`` as its group administrator
     other_group: str = ""  # no members, no roles
     deputy_id: int = 0
+    identity_id: int = 0  # its linked provider login
 
 
 def probe_network(number: int) -> str:
@@ -182,6 +187,7 @@ def make_victim(
                 lockout.record_failure(sprayer, f"sprayed{number}-{other}")
         victim = Victim(user.id, user.username, row.id)
         give_roles_and_groups(ctx, victim, user, group_admin)
+        victim.identity_id = link_identity(ctx, user)
         ctx.db.commit()
         return victim
     finally:
@@ -206,6 +212,21 @@ def give_roles_and_groups(ctx: Any, victim: Victim, user: User, group_admin: str
     groups.add_member(ctx, group, deputy, group_admin=True)
 
 
+def link_identity(ctx: Any, user: User) -> int:
+    """A login at another provider linked to ``user``, as a callback would store it."""
+    identity = ExternalIdentity(
+        user_id=user.id,
+        provider="example",
+        issuer="https://id.example.net",
+        subject=f"subject-{user.id}",
+        email="",
+        created_at=ctx.clock(),
+    )
+    ctx.db.add(identity)
+    ctx.db.flush()
+    return identity.id
+
+
 def add_user(app: Any, username: str, **kw: Any) -> int:
     ctx = app_context(app)
     try:
@@ -219,12 +240,14 @@ def add_user(app: Any, username: str, **kw: Any) -> int:
 def fill(pattern: str, victim: Victim) -> str:
     """The pattern's path with each placeholder replaced by a real id or name: the
     victim's session after ``/sessions/``, role after ``/roles/``, group after
-    ``/groups/``, otherwise the victim's user id."""
+    ``/groups/``, linked provider login after ``/identities/``, otherwise the
+    victim's user id."""
     ids = {
         "sessions": victim.session_id,
         "users": victim.id,
         "roles": victim.role,
         "groups": victim.group,
+        "identities": victim.identity_id,
     }
 
     def replace(match: re.Match[str]) -> str:

@@ -67,12 +67,19 @@ def _refused(
 
 @view_config(route_name="camauth.login.oidc", request_method="GET")
 def start(request: Request) -> Response:
-    client = _client(request)
     target = safe_next(request.GET.get("next")) or ""
+    return begin_flow(request, _client(request), target)
+
+
+def begin_flow(
+    request: Request, client: ProviderClient, target: str, link_to: User | None = None
+) -> Response:
+    """Send the browser to the provider: to log in, or to link the identity it comes
+    back with to ``link_to`` (``/account/linked``)."""
     try:
         flow = client.authorization_request(_callback_url(request, client.provider.name))
     except LoginRefused as refused:
-        return _refused(request, client, refused)
+        return _refused(request, client, refused, link_to)
     now = request.registry["camauth.clock"]()
     request.session[FLOW_KEY] = {
         "provider": client.provider.name,
@@ -81,6 +88,7 @@ def start(request: Request) -> Response:
         "verifier": flow.code_verifier,
         "next": target,
         "since": now.isoformat(),
+        "link_to": link_to.id if link_to is not None else None,
     }
     return see_other(flow.url)
 
@@ -112,6 +120,7 @@ def callback(request: Request) -> Response:
     if "error" in request.GET or not request.GET.get("code"):
         refused = LoginRefused("provider_declined", f"{provider.label} did not log you in.")
         return _refused(request, client, refused)
+    target = str(flow.get("next") or "")
     try:
         identity = client.finish(
             _callback_url(request, provider.name),
@@ -119,10 +128,25 @@ def callback(request: Request) -> Response:
             str(flow["verifier"]),
             str(flow["nonce"]),
         )
+        if flow.get("link_to") is not None:
+            return _link(request, client, identity, flow["link_to"], target)
         user = external_login.resolve(request.camauth, provider, identity)
     except LoginRefused as refused:
         return _refused(request, client, refused)
-    return _log_in(request, client, user, str(flow.get("next") or ""))
+    return _log_in(request, client, user, target)
+
+
+def _link(
+    request: Request, client: ProviderClient, identity: Any, user_id: Any, target: str
+) -> Response:
+    """The flow was started on /account/linked: link, if the same person is still here."""
+    user = request.user
+    if user is None or user.id != user_id:
+        message = "The link was started by someone else, or you logged out meanwhile."
+        raise LoginRefused("link_user_changed", message)
+    external_login.link(request.camauth, client.provider, identity, user)
+    request.session.flash(f"{client.provider.label} is linked: you can log in with it now.")
+    return see_other(target or request.route_path("camauth.account"))
 
 
 def _log_in(request: Request, client: ProviderClient, user: User, target: str) -> Response:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pyramid.config import Configurator
 
-from . import groups, roles
+from . import groups, identities, roles
 from .access_pages import NAME
 from .user_actions import add_user_action_routes
 
@@ -32,6 +32,7 @@ ADMIN_ROUTES = {
     "camauth.admin.user.edit": r"/admin/users/{id:\d{1,10}}/edit",
     "camauth.admin.user.reset_password": r"/admin/users/{id:\d{1,10}}/reset-password",
     "camauth.admin.user.hardware_token": r"/admin/users/{id:\d{1,10}}/hardware-token",
+    identities.UNLINK: identities.UNLINK_PATTERN,
     "camauth.admin.lockouts": "/admin/lockouts",
     "camauth.admin.lockouts.unlock": "/admin/lockouts/unlock",
     "camauth.admin.lockouts.lift": "/admin/lockouts/lift",

@@ -12,7 +12,15 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ....models import User, UserStatus
-from ....services import accounts, device_login, directory, groups, invitations, roles
+from ....services import (
+    accounts,
+    device_login,
+    directory,
+    external_login,
+    groups,
+    invitations,
+    roles,
+)
 from ....services.accounts import AccountError
 from ....services.directory import SearchError, UserFilter
 from ....services.password_policy import PasswordPolicyError
@@ -198,5 +206,6 @@ def _user_page(request: Request, user: User, temporary_password: str | None = No
         device_requests=device_login.requests_of(request.camauth, user),
         is_self=is_self,
         access=_access(request, user),
+        identities=external_login.identities_of(request.camauth, user),
         now=request.registry["camauth.clock"](),
     )
