@@ -181,4 +181,5 @@ def resolve(ctx: Context, provider: Provider, identity: VerifiedIdentity) -> Use
 
 
 def logged_in(ctx: Context, provider: Provider, user: User) -> None:
+    user.last_login_at = ctx.clock()
     audit.record(ctx, Event.EXTERNAL_LOGIN, target=user, details={"provider": provider.name})

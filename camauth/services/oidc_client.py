@@ -15,7 +15,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
@@ -181,7 +181,37 @@ class ProviderClient:
         id_token = token.get("id_token") if isinstance(token, dict) else None
         if not isinstance(id_token, str):
             raise LoginRefused("no_id_token", "The provider sent no identity token.")
-        return self.verify_id_token(id_token, nonce)
+        identity = self.verify_id_token(id_token, nonce)
+        if identity.email or not isinstance(token.get("access_token"), str):
+            return identity
+        return self._with_userinfo(identity, token["access_token"])
+
+    def _with_userinfo(self, identity: VerifiedIdentity, access_token: str) -> VerifiedIdentity:
+        """Some providers put the address only in the userinfo answer: asked when the
+        ID token has none. Only an answer about the same subject counts; an answer
+        that does not come is no address (the ID token alone stands)."""
+        endpoint = self.metadata().get("userinfo_endpoint")
+        if not isinstance(endpoint, str):
+            return identity
+        try:
+            response = requests.get(
+                endpoint,
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=self.provider.timeout_seconds,
+            )
+            response.raise_for_status()
+            info = response.json()
+        except (requests.RequestException, ValueError):
+            return identity
+        if not isinstance(info, dict) or info.get("sub") != identity.subject:
+            return identity
+        email = info.get("email")
+        return replace(
+            identity,
+            email=email.strip() if isinstance(email, str) else "",
+            email_verified=info.get("email_verified") is True,
+            name=identity.name or str(info.get("name") or "")[:200],
+        )
 
     def verify_id_token(self, id_token: str, nonce: str) -> VerifiedIdentity:
         """Signature (refetching rotated keys), iss, aud, exp, iat and nonce."""

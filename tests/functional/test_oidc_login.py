@@ -82,6 +82,21 @@ def test_signup_makes_an_account_for_a_verified_address(app_factory, fake_provid
     assert len(events(app, "user_registered")) == 1
 
 
+def test_an_address_only_in_the_userinfo_answer_counts(app_factory, fake_provider):
+    app = app_factory(**provider_settings(fake_provider, signup="open"))
+    fake_provider.will_log_in("sub-new", email="quiet@example.org")
+    fake_provider.claims_override = {"email": None, "email_verified": None}
+    client = browser(app)
+    log_in_through_provider(client, status=303)
+    assert "/userinfo" in [path for path, _ in fake_provider.requests]
+    ctx = app_context(app)
+    try:
+        user = ctx.db.scalar(select(User).where(User.email == "quiet@example.org"))
+        assert user is not None and user.last_login_at is not None
+    finally:
+        ctx.db.close()
+
+
 @pytest.mark.parametrize(
     ("login", "reason"),
     [
