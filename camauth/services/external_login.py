@@ -112,12 +112,20 @@ def unlink(
     return identity
 
 
+def _available(ctx: Context, username: str) -> bool:
+    try:
+        accounts.check_username_available(ctx, username)  # reserved names too
+    except AccountError:
+        return False
+    return True
+
+
 def _free_username(ctx: Context, email: str) -> str:
     base = _USERNAME_SAFE.sub("", email.partition("@")[0].lower())[:30].strip("._-") or "user"
     for candidate in [base] + [f"{base}{n}" for n in range(2, 20)]:
-        if accounts.username_problem(candidate) is None and not accounts.find_user(ctx, candidate):
+        if _available(ctx, candidate):
             return candidate
-    return f"{base}-{secrets.token_hex(3)}"
+    return f"user-{secrets.token_hex(6)}"
 
 
 def _sign_up(ctx: Context, provider: Provider, identity: VerifiedIdentity) -> User:
@@ -128,12 +136,17 @@ def _sign_up(ctx: Context, provider: Provider, identity: VerifiedIdentity) -> Us
             f"{provider.label} did not confirm an email address for this login, so no "
             "account can be made for it.",
         )
-    if not provider.allows_domain(email) or accounts.email_problem(email):
+    if accounts.email_problem(email):
+        raise LoginRefused("email_unusable", "The address the provider gave cannot be used here.")
+    if not provider.allows_domain(email):
         raise LoginRefused(
             "domain_not_allowed",
             f"Accounts are made for {provider.label} logins of "
             f"{', '.join(provider.allowed_domains)} addresses only.",
         )
+    # one sign-up at a time: two identities choosing one username or address would
+    # otherwise both pass the checks and one fail on the unique index
+    serial.hold(ctx, "external-sign-up")
     if accounts.find_user_by_email(ctx, email) is not None:
         raise LoginRefused(
             "email_taken",
@@ -142,14 +155,17 @@ def _sign_up(ctx: Context, provider: Provider, identity: VerifiedIdentity) -> Us
         )
     status = UserStatus.PENDING_APPROVAL if provider.signup == "approval" else UserStatus.ACTIVE
     name = " ".join(identity.name.split())
-    user = accounts.create_user(
-        ctx,
-        _free_username(ctx, email),
-        email=email,
-        full_name="" if full_name_problem(name) else name,
-        status=status,
-        event=Event.USER_REGISTERED,
-    )
+    try:
+        user = accounts.create_user(
+            ctx,
+            _free_username(ctx, email),
+            email=email,
+            full_name="" if full_name_problem(name) else name,
+            status=status,
+            event=Event.USER_REGISTERED,
+        )
+    except AccountError as refused:
+        raise LoginRefused("signup_refused", str(refused)) from None
     link(ctx, provider, identity, user)
     return user
 
@@ -163,12 +179,12 @@ def resolve(ctx: Context, provider: Provider, identity: VerifiedIdentity) -> Use
     if linked is not None:
         user = ctx.db.get(User, linked.user_id)
         assert user is not None  # the foreign key cascades
-        linked.last_login_at = ctx.clock()
         linked.email = identity.email[:254]
         return user
-    if provider.link_by_email and identity.email and identity.email_verified:
+    if _may_link_by_email(provider, identity):
         user = accounts.find_user_by_email(ctx, identity.email)
-        if user is not None:
+        # only to an account that can log in: a link to a disabled one would be stuck
+        if user is not None and user.is_active:
             link(ctx, provider, identity, user)
             return user
     if provider.signup != "off":
@@ -180,6 +196,23 @@ def resolve(ctx: Context, provider: Provider, identity: VerifiedIdentity) -> Use
     )
 
 
-def logged_in(ctx: Context, provider: Provider, user: User) -> None:
-    user.last_login_at = ctx.clock()
+def _may_link_by_email(provider: Provider, identity: VerifiedIdentity) -> bool:
+    """A verified address, in the plain form camauth's own addresses take: casefolded
+    Unicode would match lookalikes (the Kelvin sign's K is an ASCII k)."""
+    return (
+        provider.link_by_email
+        and identity.email_verified
+        and bool(identity.email)
+        and identity.email.isascii()
+        and accounts.email_problem(identity.email) is None
+    )
+
+
+def logged_in(ctx: Context, provider: Provider, user: User, identity: VerifiedIdentity) -> None:
+    """The login is complete (after camauth's own second step, when it has one)."""
+    now = ctx.clock()
+    user.last_login_at = now
+    linked = find_identity(ctx, identity.issuer, identity.subject)
+    if linked is not None:
+        linked.last_login_at = now
     audit.record(ctx, Event.EXTERNAL_LOGIN, target=user, details={"provider": provider.name})

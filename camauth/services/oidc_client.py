@@ -10,6 +10,7 @@ that is down or slow ends the login with :class:`ProviderError`, in bounded time
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -25,14 +26,9 @@ from authlib.integrations.requests_client import OAuth2Session
 with warnings.catch_warnings():
     # Authlib 1.9 points to joserfc, its successor, for JOSE; this API stays until 2.0
     warnings.simplefilter("ignore", DeprecationWarning)
-    from authlib.jose import JsonWebKey, KeySet, jwt
+    from authlib.jose import JsonWebKey, JsonWebToken, KeySet
     from authlib.jose.errors import JoseError
     from authlib.oidc.core import CodeIDToken
-
-try:  # Authlib 1.9 validates claims with joserfc, whose errors are its own
-    from joserfc.errors import JoseError as ClaimsError
-except ImportError:  # pragma: no cover - older Authlib
-    ClaimsError = JoseError  # type: ignore[misc]
 
 from .oidc_providers import Provider
 
@@ -40,6 +36,11 @@ from .oidc_providers import Provider
 # at once, and tokens naming made-up key ids cannot make camauth hammer the provider
 KEYS_REFRESH_SECONDS = 10
 LEEWAY_SECONDS = 60  # clock difference allowed for exp and iat
+FAILURE_SECONDS = 30  # a discovery that failed is not tried again for this long
+# ID tokens are signed with the provider's private key: never an HMAC with a
+# public key as the secret, never "none"
+_JWT = JsonWebToken(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"])
+_REASON = re.compile(r"[a-z_]{1,40}")
 
 
 class LoginRefused(Exception):
@@ -83,6 +84,11 @@ class ProviderClient:
         self._metadata: dict[str, Any] | None = None
         self._keys: KeySet | None = None
         self._refreshed_at: float | None = None
+        self._failed_until = 0.0
+        self._unreachable = (
+            f"{provider.label}: the provider did not answer properly. Try again in a "
+            "moment, or log in with your password."
+        )
 
     # --- what the provider publishes --------------------------------------------
 
@@ -92,28 +98,39 @@ class ProviderClient:
             response.raise_for_status()
             document = response.json()
         except (requests.RequestException, ValueError) as error:
-            raise ProviderError(
-                "provider_unreachable",
-                f"{self.provider.label}: the provider did not answer properly. "
-                "Try again in a moment, or log in with your password.",
-            ) from error
+            raise ProviderError("provider_unreachable", self._unreachable) from error
         if not isinstance(document, dict):
             raise ProviderError("provider_unreachable", "The provider answered nonsense.")
         return document
 
     def metadata(self) -> dict[str, Any]:
+        """The discovery document. A failure is remembered for FAILURE_SECONDS: while a
+        provider is down, each press of its button answers at once instead of holding
+        one of the server's threads for the whole timeout."""
         with self._lock:
             if self._metadata is not None:
                 return self._metadata
-        url = self.provider.issuer + "/.well-known/openid-configuration"
-        document = self._get_json(url)
-        if str(document.get("issuer", "")).rstrip("/") != self.provider.issuer:
+            if self._clock() < self._failed_until:
+                raise ProviderError("provider_unreachable", self._unreachable)
+        try:
+            document = self._discover()
+        except ProviderError:
+            with self._lock:
+                self._failed_until = self._clock() + FAILURE_SECONDS
+            raise
+        with self._lock:
+            self._metadata = document
+        return document
+
+    def _discover(self) -> dict[str, Any]:
+        issuer = self.provider.issuer
+        document = self._get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
+        # exactly the configured issuer (OpenID Connect Discovery 4.3): some end in "/"
+        if document.get("issuer") != issuer:
             raise ProviderError("issuer_mismatch", "The provider's discovery names another issuer.")
         for needed in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(document.get(needed), str):
                 raise ProviderError("bad_discovery", f"The provider's discovery lacks {needed}.")
-        with self._lock:
-            self._metadata = document
         return document
 
     def _key_set(self, refresh: bool = False) -> KeySet:
@@ -125,6 +142,9 @@ class ProviderClient:
                 return keys
             if refreshed_at is not None and now - refreshed_at < KEYS_REFRESH_SECONDS:
                 return keys  # refreshed a moment ago: the key id is unknown indeed
+        if refresh:  # a failed refresh counts too: no refetching in a loop
+            with self._lock:
+                self._refreshed_at = now
         document = self._get_json(self.metadata()["jwks_uri"])
         try:
             fetched = JsonWebKey.import_key_set(document)
@@ -132,8 +152,6 @@ class ProviderClient:
             raise ProviderError("bad_keys", "The provider's keys could not be read.") from error
         with self._lock:
             self._keys = fetched
-            if refresh:
-                self._refreshed_at = now
         return fetched
 
     # --- the flow ----------------------------------------------------------------
@@ -224,7 +242,7 @@ class ProviderClient:
         params = {"nonce": nonce, "client_id": provider.client_id}
         try:
             try:
-                claims = jwt.decode(
+                claims = _JWT.decode(
                     id_token,
                     self._key_set(),
                     claims_cls=CodeIDToken,
@@ -232,7 +250,7 @@ class ProviderClient:
                     claims_params=params,
                 )
             except ValueError:  # a key id the cached keys do not hold: rotated?
-                claims = jwt.decode(
+                claims = _JWT.decode(
                     id_token,
                     self._key_set(refresh=True),
                     claims_cls=CodeIDToken,
@@ -240,16 +258,20 @@ class ProviderClient:
                     claims_params=params,
                 )
             claims.validate(now=int(self._clock()), leeway=LEEWAY_SECONDS)
-        except (JoseError, ClaimsError, ValueError) as error:
-            reason = getattr(error, "error", "") or "bad_id_token"
+        except ProviderError:
+            raise
+        except Exception as error:  # a token made to fail: any error is a refusal, not a 500
+            reason = str(getattr(error, "error", ""))
             raise LoginRefused(
-                f"id_token_{reason}"[:60],
+                "id_token_" + (reason if _REASON.fullmatch(reason) else "bad"),
                 "The provider's answer could not be verified, so you are not logged in.",
             ) from error
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > 255:
+        if not isinstance(subject, str) or not subject or len(subject) > 255 or "\x00" in subject:
             raise LoginRefused("id_token_bad_sub", "The provider's answer names nobody.")
         email = claims.get("email")
+        if isinstance(email, str) and "\x00" in email:
+            email = None
         return VerifiedIdentity(
             issuer=provider.issuer,
             subject=subject,

@@ -76,7 +76,8 @@ def _provider(name: str, values: Mapping[str, Any], environ: Mapping[str, str]) 
     unknown = sorted(set(values) - KEYS)
     if unknown:
         raise SettingsError(f"{key(unknown[0])}: not a provider setting")
-    issuer = str(values.get("issuer", "")).strip().rstrip("/")
+    # as the provider writes it, a trailing "/" included: ID tokens must name it exactly
+    issuer = str(values.get("issuer", "")).strip()
     parts = urlsplit(issuer)
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise SettingsError(f"{key('issuer')}: expected the provider's https:// URL")

@@ -44,8 +44,13 @@ def logged_in(app: Any, username: str) -> Any:
     return client
 
 
+def link_form(page: Any) -> Any:
+    [form] = [form for form in page.forms.values() if form.action == LINK]
+    return form
+
+
 def link_through_provider(client: Any) -> Any:
-    start = client.get(LINK, status=303)
+    start = link_form(client.get("/account/linked")).submit(status=303)
     answer = requests.get(start.location, allow_redirects=False, timeout=5)
     return come_back(client, str(answer.headers["Location"]))
 
@@ -55,7 +60,7 @@ def test_linking_then_logging_in_with_the_provider(oidc_app, fake_provider: Fake
     client = logged_in(oidc_app, "alice")
     page = client.get("/account/linked")
     assert "No login at another provider" in page.text
-    assert page.html.find("a", string="Log in with Example ID")["href"] == LINK
+    assert link_form(page).html.find("button").get_text(strip=True) == "Log in with Example ID"
     fake_provider.will_log_in("sub-alice", email="alice@example.org")
     done = link_through_provider(client)
     assert done.status_int == 303 and done.location.endswith("/account/linked")
@@ -70,9 +75,19 @@ def test_linking_then_logging_in_with_the_provider(oidc_app, fake_provider: Fake
 def test_linking_asks_for_the_password_again_after_a_while(oidc_app, clock):
     create_user(oidc_app, "alice")
     client = logged_in(oidc_app, "alice")
+    page = client.get("/account/linked")
     clock.advance(minutes=10)  # past reauth_minutes, within the idle timeout
-    asked = client.get(LINK, status=303)
+    asked = link_form(page).submit(status=303)
     assert "/account/reauthenticate" in asked.location
+
+
+def test_a_link_starts_only_from_a_form_of_this_site(oidc_app, fake_provider):
+    create_user(oidc_app, "alice")
+    client = logged_in(oidc_app, "alice")
+    # a link or an image on another site: a GET, which only shows the page
+    assert client.get(LINK, status=303).location.endswith("/account/linked")
+    client.post(LINK, status=400)  # no CSRF token
+    assert "/authorize" not in [path for path, _ in fake_provider.requests]
 
 
 def test_an_identity_of_another_account_is_not_linked(oidc_app, fake_provider):

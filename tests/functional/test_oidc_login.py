@@ -4,6 +4,7 @@ real RSA-signed tokens (tests/oidc_provider.py), on both databases."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -231,26 +232,81 @@ def test_a_tampered_state_is_refused(oidc_app, fake_provider):
     assert_refused(oidc_app, client, client.get(forged, status="*"), "state_mismatch")
 
 
-def test_a_provider_that_is_down_or_slow_gives_an_error_page_in_bounded_time(
-    app_factory,
-    fake_provider,
+def test_a_provider_that_is_down_gives_an_error_page_and_is_not_asked_again_at_once(
+    oidc_app, fake_provider
+):
+    fake_provider.down = True
+    response = browser(oidc_app).get(f"/login/oidc/{NAME}", status="*")
+    assert response.status_int == 502 and "Traceback" not in response.text
+    asked = len(fake_provider.requests)
+    fake_provider.down = False
+    # the failure is remembered a while: a crowd pressing the button while the
+    # provider is down does not hold the server's threads for the timeout each
+    again = browser(oidc_app).get(f"/login/oidc/{NAME}", status="*")
+    assert again.status_int == 502
+    assert len(fake_provider.requests) == asked
+    reasons = [e.details["reason"] for e in events(oidc_app, "external_login_refused")]
+    assert reasons == ["provider_unreachable", "provider_unreachable"]
+
+
+def test_a_provider_that_does_not_answer_gives_an_error_page_in_bounded_time(
+    app_factory, fake_provider
 ):
     app = app_factory(**provider_settings(fake_provider, timeout_seconds="0.5"))
-    fake_provider.down = True
-    client = browser(app)
-    response = client.get(f"/login/oidc/{NAME}", status="*")
-    assert response.status_int == 502 and "Traceback" not in response.text
-    fake_provider.down = False
     fake_provider.hold_requests()
     try:
         started = time.monotonic()
         response = browser(app).get(f"/login/oidc/{NAME}", status="*")
-        assert response.status_int == 502
+        assert response.status_int == 502 and "Traceback" not in response.text
         assert time.monotonic() - started < 5  # the timeout, not the provider, decides
     finally:
         fake_provider.release()
     reasons = [e.details["reason"] for e in events(app, "external_login_refused")]
-    assert reasons == ["provider_unreachable", "provider_unreachable"]
+    assert reasons == ["provider_unreachable"]
+
+
+def test_an_address_that_only_looks_like_an_accounts_is_not_linked(app_factory, fake_provider):
+    app = app_factory(**provider_settings(fake_provider, link_by_email="true"))
+    create_user(app, "kim", email="kim@example.org")
+    fake_provider.will_log_in("sub-k", email="\u212aim@example.org")  # the Kelvin sign
+    client = browser(app)
+    assert_refused(app, client, log_in_through_provider(client), "not_linked")
+    assert events(app, "identity_linked") == []
+
+
+def test_no_link_by_email_to_an_account_that_cannot_log_in(app_factory, fake_provider):
+    app = app_factory(**provider_settings(fake_provider, link_by_email="true"))
+    create_user(app, "alice", email="alice@example.org", status=UserStatus.DISABLED)
+    fake_provider.will_log_in("sub-a", email="alice@example.org")
+    client = browser(app)
+    assert_refused(app, client, log_in_through_provider(client), "not_linked")
+    assert events(app, "identity_linked") == []
+
+
+def test_a_reserved_name_from_the_address_is_not_a_500(app_factory, fake_provider):
+    app = app_factory(**provider_settings(fake_provider, signup="open"))
+    fake_provider.will_log_in("sub-s", email="system@example.org")
+    client = browser(app)
+    log_in_through_provider(client, status=303)
+    text = " ".join(client.get("/account").html.get_text().split())
+    signed_in = re.search(r"Signed in as (\S+)", text)
+    assert signed_in is not None and signed_in.group(1) == "system2"  # "system" is reserved
+
+
+def test_before_the_second_step_no_login_is_recorded(oidc_app, fake_provider):
+    create_user(oidc_app, "alice")
+    ctx = app_context(oidc_app)
+    try:
+        user = ctx.db.scalar(select(User).where(User.username == "alice"))
+        secret = pyotp.random_base32()
+        mfa.enrol_app(ctx, user, secret, pyotp.TOTP(secret).at(ctx.clock()))  # type: ignore[arg-type]
+        ctx.db.commit()
+    finally:
+        ctx.db.close()
+    link(oidc_app, fake_provider, "alice", "sub-alice")
+    fake_provider.will_log_in("sub-alice")
+    log_in_through_provider(browser(oidc_app), status=303)
+    assert events(oidc_app, "external_login") == []
 
 
 def test_an_unknown_provider_is_a_404(oidc_app):

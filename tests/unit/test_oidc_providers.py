@@ -8,7 +8,7 @@ from camauth.services.oidc_providers import providers_from_settings, secret_vari
 from camauth.settings import SettingsError
 
 BASE = {
-    "camauth.oidc.google.issuer": "https://accounts.google.com/",
+    "camauth.oidc.google.issuer": "https://accounts.google.com",
     "camauth.oidc.google.client_id": "abc.apps.googleusercontent.com",
     "camauth.oidc.google.client_secret": "from-the-ini",
 }
@@ -17,7 +17,7 @@ BASE = {
 def test_a_provider_with_its_defaults() -> None:
     [(name, provider)] = providers_from_settings(BASE, environ={}).items()
     assert name == "google"
-    assert provider.issuer == "https://accounts.google.com"  # no trailing slash
+    assert provider.issuer == "https://accounts.google.com"
     assert provider.client_secret == "from-the-ini"
     assert provider.label == "Log in with google"
     assert provider.scopes == "openid email profile"
@@ -72,6 +72,14 @@ def test_the_environment_secret_wins_and_settings_are_read() -> None:
 def test_a_bad_provider_setting_names_its_key(change: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named.replace(".", r"\.")):
         providers_from_settings(BASE | change, environ={})
+
+
+def test_an_issuer_is_kept_exactly_as_written() -> None:
+    # Auth0's issuer ends in "/", and its ID tokens name it so
+    settings = BASE | {"camauth.oidc.google.issuer": "https://tenant.auth0.com/"}
+    assert providers_from_settings(settings, environ={})["google"].issuer == (
+        "https://tenant.auth0.com/"
+    )
 
 
 def test_no_provider_no_buttons() -> None:

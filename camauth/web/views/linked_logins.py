@@ -49,12 +49,14 @@ def linked_page(request: Request) -> Response:
     return _page(request)
 
 
-@view_config(route_name=LINK, request_method="GET", permission=VIEW)
+@view_config(route_name=LINK, request_method="POST", permission=VIEW)
 def link(request: Request) -> Response:
+    """A POST with the CSRF token: another site cannot start a link (and have the
+    browser come back with the attacker's identity at the provider)."""
     client = provider_clients(request).get(request.matchdict["name"])
     if client is None:
         raise RecordNotFound("There is no such login provider.")
-    ask_again = ask_again_unless_recent(request)
+    ask_again = ask_again_unless_recent(request, request.route_path(PAGE))
     if ask_again is not None:
         return ask_again
     return begin_flow(request, client, request.route_path(PAGE), link_to=request.user)
@@ -75,6 +77,7 @@ def unlink(request: Request) -> Response:
     return see_other(request.route_path(PAGE))
 
 
+@view_config(route_name=LINK, request_method="GET", permission=VIEW)
 @view_config(route_name=UNLINK, request_method="GET", permission=VIEW)
 def back_to_the_page(request: Request) -> Response:
     return see_other(request.route_path(PAGE))

@@ -20,7 +20,12 @@ from pyramid.view import view_config
 
 from ...models import UNTRUSTED_SCOPE, User, UserStatus
 from ...services import external_login
-from ...services.oidc_client import LoginRefused, ProviderClient, ProviderError
+from ...services.oidc_client import (
+    LoginRefused,
+    ProviderClient,
+    ProviderError,
+    VerifiedIdentity,
+)
 from .. import pending_login
 from ..device import trusted_device_at_login
 from ..navigation import RecordNotFound, commit_anyway, safe_next, see_other
@@ -29,6 +34,7 @@ from .login import complete_login
 
 FLOW_KEY = "_oidc_flow"
 FLOW_MINUTES = 10  # from leaving for the provider to coming back
+_NOT_THIS_BROWSER = "This login did not start in this browser, or it was already used. Start again."
 
 
 def provider_clients(request: Request) -> dict[str, ProviderClient]:
@@ -112,12 +118,14 @@ def _flow_problem(request: Request, flow: Any, name: str) -> str | None:
 def callback(request: Request) -> Response:
     client = _client(request)
     provider = client.provider
-    flow = request.session.take_stored(FLOW_KEY)  # once: a second callback finds nothing
+    # the copy this request loaded: no lock is held while the provider is asked
+    flow = request.session.get(FLOW_KEY)
     problem = _flow_problem(request, flow, provider.name)
     if problem is not None:
-        message = "This login did not start in this browser, or it was already used. Start again."
-        return _refused(request, client, LoginRefused(problem, message))
+        request.session.pop(FLOW_KEY, None)
+        return _refused(request, client, LoginRefused(problem, _NOT_THIS_BROWSER))
     if "error" in request.GET or not request.GET.get("code"):
+        request.session.pop(FLOW_KEY, None)
         refused = LoginRefused("provider_declined", f"{provider.label} did not log you in.")
         return _refused(request, client, refused)
     target = str(flow.get("next") or "")
@@ -128,12 +136,18 @@ def callback(request: Request) -> Response:
             str(flow["verifier"]),
             str(flow["nonce"]),
         )
+        # then taken, once, as the database holds it (row-locked): of two callbacks of
+        # one flow at once, the second finds it gone (the provider's code is single-use
+        # as well)
+        taken = request.session.take_stored(FLOW_KEY)
+        if not isinstance(taken, dict) or taken.get("state") != flow.get("state"):
+            raise LoginRefused("state_unknown", _NOT_THIS_BROWSER)
         if flow.get("link_to") is not None:
             return _link(request, client, identity, flow["link_to"], target)
         user = external_login.resolve(request.camauth, provider, identity)
     except LoginRefused as refused:
         return _refused(request, client, refused)
-    return _log_in(request, client, user, target)
+    return _log_in(request, client, user, identity, target)
 
 
 def _link(
@@ -149,7 +163,9 @@ def _link(
     return see_other(target or request.route_path("camauth.account"))
 
 
-def _log_in(request: Request, client: ProviderClient, user: User, target: str) -> Response:
+def _log_in(
+    request: Request, client: ProviderClient, user: User, identity: VerifiedIdentity, target: str
+) -> Response:
     provider = client.provider
     if user.status == UserStatus.PENDING_APPROVAL.value:
         message = "Your account waits for an administrator's approval: you will get a mail."
@@ -157,11 +173,12 @@ def _log_in(request: Request, client: ProviderClient, user: User, target: str) -
     if not user.is_active:
         message = "This account cannot log in. Ask an administrator if you think it should."
         return _refused(request, client, LoginRefused("user_inactive", message), user)
-    external_login.logged_in(request.camauth, provider, user)
     if user.has_two_factor and not provider.skip_two_factor:
-        # camauth's own second step, as after a password
+        # camauth's own second step, as after a password: the login is recorded (as
+        # login_success) when the code is accepted, not before
         scope = trusted_device_at_login(request, user.username) or UNTRUSTED_SCOPE
         request.session.invalidate()
         pending_login.start(request, user, scope, target)
         return see_other(request.route_path("camauth.login.two_factor"))
+    external_login.logged_in(request.camauth, provider, user, identity)
     return complete_login(request, user, target)
