@@ -92,22 +92,24 @@ def checked_text(text: str) -> str:
     return text
 
 
-def _role(ctx: Context, name: str) -> Role:
+def _named(
+    ctx: Context, kind: str, name: str, find: Callable[[Context, str], roles.Named | None]
+) -> roles.Named:
+    """The role or group (``kind``) named on the command line."""
     normal = roles.normalized_name(name)
-    known = _usable(name) and roles.name_problem("role", normal) is None
-    role = roles.find_role(ctx, normal) if known else None
-    if role is None:
-        raise NotFound(f"no role named {shown(name)}")
-    return role
+    known = _usable(name) and roles.name_problem(kind, normal) is None
+    record = find(ctx, normal) if known else None
+    if record is None:
+        raise NotFound(f"no {kind} named {shown(name)}")
+    return record
+
+
+def _role(ctx: Context, name: str) -> Role:
+    return _named(ctx, "role", name, roles.find_role)
 
 
 def _group(ctx: Context, name: str) -> Group:
-    normal = roles.normalized_name(name)
-    known = _usable(name) and roles.name_problem("group", normal) is None
-    group = groups.find_group(ctx, normal) if known else None
-    if group is None:
-        raise NotFound(f"no group named {shown(name)}")
-    return group
+    return _named(ctx, "group", name, groups.find_group)
 
 
 def _user(ctx: Context, username: str) -> accounts.User:
@@ -142,30 +144,32 @@ def _grantee(ctx: Context, args: argparse.Namespace) -> tuple[str, accounts.User
     return f"group {group.name!r}", group
 
 
-def cmd_grant(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+def _change_grant(ctx: Context, args: argparse.Namespace, grant: bool) -> None:
+    """``grant`` (or, with ``grant`` False, ``revoke``) a role to a user or a group."""
     role = _role(ctx, args.role)
     words, grantee = _grantee(ctx, args)
+    change = roles.grant_role if grant else roles.revoke_role
     if isinstance(grantee, Group):
-        changed = roles.grant_role(ctx, role, group=grantee)
+        changed = change(ctx, role, group=grantee)
     else:
-        changed = roles.grant_role(ctx, role, user=grantee)
-    if changed:
-        print(printable(f"Granted role {role.name!r} to {words}."))
+        changed = change(ctx, role, user=grantee)
+    if changed and grant:
+        line = f"Granted role {role.name!r} to {words}."
+    elif grant:
+        line = f"The {words} already has role {role.name!r}: nothing changed."
+    elif changed:
+        line = f"Revoked role {role.name!r} from {words}."
     else:
-        print(printable(f"The {words} already has role {role.name!r}: nothing changed."))
+        line = f"The {words} does not have role {role.name!r}: nothing changed."
+    print(printable(line))
+
+
+def cmd_grant(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
+    _change_grant(ctx, args, grant=True)
 
 
 def cmd_revoke(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
-    role = _role(ctx, args.role)
-    words, grantee = _grantee(ctx, args)
-    if isinstance(grantee, Group):
-        changed = roles.revoke_role(ctx, role, group=grantee)
-    else:
-        changed = roles.revoke_role(ctx, role, user=grantee)
-    if changed:
-        print(printable(f"Revoked role {role.name!r} from {words}."))
-    else:
-        print(printable(f"The {words} does not have role {role.name!r}: nothing changed."))
+    _change_grant(ctx, args, grant=False)
 
 
 def cmd_add_member(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:

@@ -22,8 +22,9 @@ NAME_LENGTH = 64
 DESCRIPTION_LENGTH = 200
 
 
-class Role(Base):
-    __tablename__ = "roles"
+class _Named:
+    """The columns a role and a group share: a unique name, a description and
+    when it was created."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
@@ -31,7 +32,11 @@ class Role(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
-        return f"<Role {self.name!r}>"
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class Role(_Named, Base):
+    __tablename__ = "roles"
 
 
 class RolePermission(Base):
@@ -43,16 +48,8 @@ class RolePermission(Base):
     permission: Mapped[str] = mapped_column(String(PERMISSION_LENGTH), primary_key=True)
 
 
-class Group(Base):
+class Group(_Named, Base):
     __tablename__ = "user_groups"  # GROUPS is a keyword in SQL
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
-    description: Mapped[str] = mapped_column(String(DESCRIPTION_LENGTH), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    def __repr__(self) -> str:
-        return f"<Group {self.name!r}>"
 
 
 class GroupMember(Base):

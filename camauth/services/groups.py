@@ -21,7 +21,15 @@ from . import audit, serial
 from .audit import Event
 from .context import Context
 from .permissions import AccessError
-from .roles import Gone, checked_name, normalized_name
+from .roles import (
+    Gone,
+    checked_name,
+    create_named,
+    delete_named,
+    hold_named,
+    normalized_name,
+    rename_named,
+)
 
 # "admin" stays reserved: "group:admin" was the principal of camauth's administrators
 # in host ACLs, and a group of that name must not open such an ACL to its members
@@ -33,8 +41,7 @@ def find_group(ctx: Context, name: str) -> Group | None:
 
 
 def _hold(ctx: Context, group: Group) -> None:
-    if not serial.hold_row(ctx, group):
-        raise Gone("That group was deleted meanwhile.")
+    hold_named(ctx, "group", group)
 
 
 def _group_name(name: str) -> str:
@@ -75,36 +82,19 @@ def list_groups(ctx: Context, *, administered_by: User | None = None) -> list[Gr
 
 def create_group(ctx: Context, name: str, description: str = "") -> Group:
     name = _group_name(name)
-    serial.hold(ctx, f"group-name:{name}")
-    if find_group(ctx, name) is not None:
-        raise AccessError(f"A group named {name} already exists.")
-    group = Group(name=name, description=description.strip()[:200], created_at=ctx.clock())
-    ctx.db.add(group)
-    ctx.db.flush()
+    group = create_named(ctx, "group", Group, name, description, find_group)
     audit.record(ctx, Event.GROUP_CREATED, details={"group": name})
     return group
 
 
 def rename_group(ctx: Context, group: Group, new_name: str) -> None:
     new_name = _group_name(new_name)
-    _hold(ctx, group)
-    if new_name == group.name:
-        return
-    serial.hold(ctx, f"group-name:{new_name}")
-    if find_group(ctx, new_name) is not None:
-        raise AccessError(f"A group named {new_name} already exists.")
-    old = group.name
-    group.name = new_name
-    audit.record(ctx, Event.GROUP_RENAMED, details={"group": new_name, "from": old})
+    rename_named(ctx, "group", group, new_name, find_group, Event.GROUP_RENAMED)
 
 
 def delete_group(ctx: Context, group: Group) -> None:
     """Delete the group; its memberships and grants go with it, in this transaction."""
-    _hold(ctx, group)
-    name = group.name
-    ctx.db.delete(group)
-    ctx.db.flush()
-    audit.record(ctx, Event.GROUP_DELETED, details={"group": name})
+    delete_named(ctx, "group", group, Event.GROUP_DELETED)
 
 
 def membership(ctx: Context, group: Group, user: User) -> GroupMember | None:

@@ -10,19 +10,31 @@ administrators granting two permissions at once both keep theirs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import delete, func, select
 
 from ..models import User
-from ..models.access import NAME_LENGTH, Group, GroupMember, Role, RoleGrant, RolePermission
+from ..models.access import (
+    DESCRIPTION_LENGTH,
+    NAME_LENGTH,
+    Group,
+    GroupMember,
+    Role,
+    RoleGrant,
+    RolePermission,
+)
 from . import audit, serial
 from .audit import Event
 from .context import Context
 from .permissions import HOLDINGS, AccessError, catalogue, holdings_from_rows, permission_problem
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+# a role or a group: what the helpers both share work on
+Named = TypeVar("Named", Role, Group)
 
 
 class Gone(AccessError):
@@ -79,9 +91,67 @@ def find_role(ctx: Context, name: str) -> Role | None:
     return ctx.db.scalar(select(Role).where(Role.name == normalized_name(name)))
 
 
+def hold_named(ctx: Context, kind: str, record: Role | Group) -> None:
+    """Lock a role's or a group's row (``kind`` says which), or report it gone."""
+    if not serial.hold_row(ctx, record):
+        raise Gone(f"That {kind} was deleted meanwhile.")
+
+
 def _hold(ctx: Context, role: Role) -> None:
-    if not serial.hold_row(ctx, role):
-        raise Gone("That role was deleted meanwhile.")
+    hold_named(ctx, "role", role)
+
+
+def _claim_name(ctx: Context, kind: str, name: str, find: Callable[[Context, str], object]) -> None:
+    """Lock ``name`` (checked) for this transaction, and refuse it if a ``kind`` has
+    it: of two administrators taking one name at once, the second is refused."""
+    serial.hold(ctx, f"{kind}-name:{name}")
+    if find(ctx, name) is not None:
+        raise AccessError(f"A {kind} named {name} already exists.")
+
+
+def create_named(
+    ctx: Context,
+    kind: str,
+    model: type[Named],
+    name: str,
+    description: str,
+    find: Callable[[Context, str], Named | None],
+) -> Named:
+    """A new role or group named ``name`` (checked), its row written (not audited)."""
+    _claim_name(ctx, kind, name, find)
+    record = model(
+        name=name, description=description.strip()[:DESCRIPTION_LENGTH], created_at=ctx.clock()
+    )
+    ctx.db.add(record)
+    ctx.db.flush()
+    return record
+
+
+def rename_named(
+    ctx: Context,
+    kind: str,
+    record: Named,
+    new_name: str,
+    find: Callable[[Context, str], Named | None],
+    event: Event,
+) -> None:
+    """Rename a role or a group to ``new_name`` (checked), and audit it as ``event``."""
+    hold_named(ctx, kind, record)
+    if new_name == record.name:
+        return
+    _claim_name(ctx, kind, new_name, find)
+    old = record.name
+    record.name = new_name
+    audit.record(ctx, event, details={kind: new_name, "from": old})
+
+
+def delete_named(ctx: Context, kind: str, record: Role | Group, event: Event) -> None:
+    """Delete a role or a group (what refers to it goes with it), audited as ``event``."""
+    hold_named(ctx, kind, record)
+    name = record.name
+    ctx.db.delete(record)
+    ctx.db.flush()
+    audit.record(ctx, event, details={kind: name})
 
 
 @dataclass(frozen=True)
@@ -135,12 +205,7 @@ def create_role(
 ) -> Role:
     name = checked_name("role", name)
     wanted = sorted({checked_permission(ctx, permission) for permission in permissions})
-    serial.hold(ctx, f"role-name:{name}")
-    if find_role(ctx, name) is not None:
-        raise AccessError(f"A role named {name} already exists.")
-    role = Role(name=name, description=description.strip()[:200], created_at=ctx.clock())
-    ctx.db.add(role)
-    ctx.db.flush()
+    role = create_named(ctx, "role", Role, name, description, find_role)
     ctx.db.add_all(RolePermission(role_id=role.id, permission=p) for p in wanted)
     audit.record(ctx, Event.ROLE_CREATED, details={"role": name, "permissions": wanted})
     return role
@@ -148,24 +213,12 @@ def create_role(
 
 def rename_role(ctx: Context, role: Role, new_name: str) -> None:
     new_name = checked_name("role", new_name)
-    _hold(ctx, role)
-    if new_name == role.name:
-        return
-    serial.hold(ctx, f"role-name:{new_name}")
-    if find_role(ctx, new_name) is not None:
-        raise AccessError(f"A role named {new_name} already exists.")
-    old = role.name
-    role.name = new_name
-    audit.record(ctx, Event.ROLE_RENAMED, details={"role": new_name, "from": old})
+    rename_named(ctx, "role", role, new_name, find_role, Event.ROLE_RENAMED)
 
 
 def delete_role(ctx: Context, role: Role) -> None:
     """Delete the role; its grants go with it, in this transaction."""
-    _hold(ctx, role)
-    name = role.name
-    ctx.db.delete(role)
-    ctx.db.flush()
-    audit.record(ctx, Event.ROLE_DELETED, details={"role": name})
+    delete_named(ctx, "role", role, Event.ROLE_DELETED)
 
 
 def grant_permission(ctx: Context, role: Role, permission: str) -> bool:

@@ -11,7 +11,6 @@ or ``services/roles.py``.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import deform
@@ -20,17 +19,28 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ....models.access import Group, Role
+from ....models.access import Group
 from ....services import groups, roles
-from ....services.permissions import AccessError
-from ....services.roles import Gone
-from ...forms import DESTRUCTIVE, confirm_schema, form_controls, make_form
-from ...navigation import RecordNotFound, see_other
+from ...navigation import see_other
 from ...rendering import form_html
 from ...security import ADMIN, VIEW
-from .access_forms import button_form, choice_form, new_group_form, rename_form, username_form
-from .access_pages import PageAgain, submit, user_named, user_numbered
-from .common import admin_page, confirm_page
+from .access_forms import button_form, choice_form, new_group_form, username_form
+from .access_pages import (
+    Kind,
+    back_to_page,
+    change_group_grant,
+    create_submit,
+    delete_page,
+    delete_submit,
+    list_page,
+    rename_submit,
+    renaming_form,
+    role_named,
+    submit,
+    user_named,
+    user_numbered,
+)
+from .common import admin_page
 
 LIST = "camauth.admin.groups"
 PAGE = "camauth.admin.group"
@@ -62,25 +72,13 @@ def group_url(request: Request, name: str, route: str = PAGE) -> str:
     return url
 
 
-def _group(request: Request) -> Group:
-    """The group the URL names, or a 404."""
-    group = groups.find_group(request.camauth, request.matchdict["name"])
-    if group is None:
-        raise RecordNotFound("There is no such group: it may have been deleted or renamed.")
-    return group
-
-
 def _managed_group(request: Request) -> Group:
     """The group the URL names, for an administrator or one of its group
     administrators; for anyone else a 403, whether the group exists or not."""
     administered = request.camauth_holdings.administered_groups
     if not request.user.is_admin and request.matchdict["name"] not in administered:
         raise HTTPForbidden()
-    return _group(request)
-
-
-def _still_there(request: Request) -> bool:
-    return groups.find_group(request.camauth, request.matchdict["name"]) is not None
+    return KIND.record(request)
 
 
 # --- the list, and a new group ------------------------------------------------------
@@ -90,36 +88,17 @@ def _new_form(request: Request) -> deform.Form:
     return new_group_form(request, request.route_path(LIST))
 
 
-def _list_page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
-    return admin_page(
-        request,
-        "groups.html",
-        "groups",
-        status=status,
-        groups=groups.list_groups(request.camauth),
-        form=form_html(rendered),
-        error=error,
-    )
-
-
 @view_config(route_name=LIST, request_method="GET", permission=ADMIN)
 def groups_page(request: Request) -> Response:
-    return _list_page(request, _new_form(request).render())
+    return list_page(request, KIND, _new_form(request).render())
 
 
 @view_config(route_name=LIST, request_method="POST", permission=ADMIN)
 def new_group_submit(request: Request) -> Response:
-    form = _new_form(request)
-    try:
-        values = form.validate(form_controls(request))
-    except deform.ValidationFailure as failure:
-        return _list_page(request, failure.render(), 400)
-    try:
-        group = groups.create_group(request.camauth, values["name"], values["description"])
-    except AccessError as refused:
-        return _list_page(request, form.render(values), 400, str(refused))
-    request.session.flash(f"The group {group.name} was created.")
-    return see_other(group_url(request, group.name))
+    def create(values: dict[str, Any]) -> Group:
+        return groups.create_group(request.camauth, values["name"], values["description"])
+
+    return create_submit(request, KIND, _new_form(request), create)
 
 
 # --- one group ----------------------------------------------------------------------
@@ -130,7 +109,7 @@ def _forms(request: Request, group: Group, granted: set[str]) -> dict[str, str]:
     forms = {"add_member": _add_member_form(request, group).render()}
     if not request.user.is_admin:
         return forms
-    forms["rename"] = _rename_form(request, group).render({"name": group.name})
+    forms["rename"] = renaming_form(request, KIND, group).render({"name": group.name})
     choices = [summary.role.name for summary in roles.list_roles(request.camauth)]
     choices = [name for name in choices if name not in granted]
     if choices:
@@ -164,8 +143,14 @@ def _group_page(
     )
 
 
-def _page_again(request: Request, group: Group) -> PageAgain:
-    return partial(_group_page, request, group)
+KIND = Kind(
+    "group",
+    groups.find_group,
+    groups.list_groups,
+    groups.rename_group,
+    groups.delete_group,
+    _group_page,
+)
 
 
 @view_config(route_name=PAGE, request_method="GET", permission=VIEW)
@@ -186,27 +171,12 @@ def back_to_managed_group(request: Request) -> Response:
 @view_config(route_name=GRANT_ROLE, request_method="GET", permission=ADMIN)
 @view_config(route_name=REVOKE_ROLE, request_method="GET", permission=ADMIN)
 def back_to_group(request: Request) -> Response:
-    return see_other(group_url(request, _group(request).name))
-
-
-def _rename_form(request: Request, group: Group) -> deform.Form:
-    return rename_form(request, "group", group_url(request, group.name, RENAME))
+    return back_to_page(request, KIND)
 
 
 @view_config(route_name=RENAME, request_method="POST", permission=ADMIN)
-def rename_submit(request: Request) -> Response:
-    group = _group(request)
-    old = group.name
-
-    def run(values: dict[str, Any]) -> tuple[str, str]:
-        groups.rename_group(request.camauth, group, values["name"])
-        if group.name == old:
-            return f"The group is still called {old}: nothing was changed.", group_url(request, old)
-        return f"The group {old} is now called {group.name}.", group_url(request, group.name)
-
-    form = _rename_form(request, group)
-    again = _page_again(request, group)
-    return submit(request, form, again, run, lambda: _still_there(request), "rename")
+def rename_group_submit(request: Request) -> Response:
+    return rename_submit(request, KIND)
 
 
 # --- members ------------------------------------------------------------------------
@@ -233,9 +203,7 @@ def add_member_submit(request: Request) -> Response:
             message = f"{user.username} was a member of {group.name} already: nothing was changed."
         return message, group_url(request, group.name)
 
-    form = _add_member_form(request, group)
-    again = _page_again(request, group)
-    return submit(request, form, again, run, lambda: _still_there(request), "add_member")
+    return submit(request, KIND, group, _add_member_form(request, group), run, "add_member")
 
 
 def _member_button(request: Request, group: Group, route: str) -> deform.Form:
@@ -258,12 +226,11 @@ def remove_member_submit(request: Request) -> Response:
             return message, request.route_path("camauth.account")
         return message, group_url(request, group.name)
 
-    form = _member_button(request, group, REMOVE_MEMBER)
-    return submit(request, form, _page_again(request, group), run, lambda: _still_there(request))
+    return submit(request, KIND, group, _member_button(request, group, REMOVE_MEMBER), run)
 
 
 def _set_group_admin(request: Request, route: str, value: bool) -> Response:
-    group = _group(request)
+    group = KIND.record(request)
 
     def run(values: dict[str, Any]) -> tuple[str, str]:
         user = user_numbered(request, values["user_id"])
@@ -275,8 +242,7 @@ def _set_group_admin(request: Request, route: str, value: bool) -> Response:
             message = f"{user.username} was {state} of {group.name} already: nothing was changed."
         return message, group_url(request, group.name)
 
-    form = _member_button(request, group, route)
-    return submit(request, form, _page_again(request, group), run, lambda: _still_there(request))
+    return submit(request, KIND, group, _member_button(request, group, route), run)
 
 
 @view_config(route_name=GRANT_GROUP_ADMIN, request_method="POST", permission=ADMIN)
@@ -297,95 +263,48 @@ def _grant_role_form(request: Request, group: Group, choices: list[str]) -> defo
     return choice_form(request, action, "grant-role", "role", choices, "Grant role")
 
 
-def _role_named(request: Request, name: str) -> Role:
-    role = roles.find_role(request.camauth, name)
-    if role is None:
-        raise Gone("That role was deleted meanwhile.")
-    return role
+def _change_role(request: Request, grant: bool) -> Response:
+    group = KIND.record(request)
+
+    def run(values: dict[str, Any]) -> tuple[str, str]:
+        role = role_named(request, values["role"])
+        said = change_group_grant(request.camauth, role, group, grant)
+        return said, group_url(request, group.name)
+
+    if not grant:
+        form = button_form(request, group_url(request, group.name, REVOKE_ROLE), "role")
+        return submit(request, KIND, group, form, run)
+    every = [summary.role.name for summary in roles.list_roles(request.camauth)]
+    return submit(request, KIND, group, _grant_role_form(request, group, every), run, "grant_role")
 
 
 @view_config(route_name=GRANT_ROLE, request_method="POST", permission=ADMIN)
 def grant_role_submit(request: Request) -> Response:
-    group = _group(request)
-    every = [summary.role.name for summary in roles.list_roles(request.camauth)]
-
-    def run(values: dict[str, Any]) -> tuple[str, str]:
-        role = _role_named(request, values["role"])
-        if roles.grant_role(request.camauth, role, group=group):
-            message = f"The members of {group.name} now have the role {role.name}."
-        else:
-            message = f"The group {group.name} had the role {role.name} already."
-        return message, group_url(request, group.name)
-
-    form = _grant_role_form(request, group, every)
-    again = _page_again(request, group)
-    return submit(request, form, again, run, lambda: _still_there(request), "grant_role")
+    return _change_role(request, grant=True)
 
 
 @view_config(route_name=REVOKE_ROLE, request_method="POST", permission=ADMIN)
 def revoke_role_submit(request: Request) -> Response:
-    group = _group(request)
-
-    def run(values: dict[str, Any]) -> tuple[str, str]:
-        role = _role_named(request, values["role"])
-        if roles.revoke_role(request.camauth, role, group=group):
-            message = f"The members of {group.name} no longer have the role {role.name}."
-        else:
-            message = (
-                f"The group {group.name} did not have the role {role.name}: nothing was changed."
-            )
-        return message, group_url(request, group.name)
-
-    form = button_form(request, group_url(request, group.name, REVOKE_ROLE), "role")
-    return submit(request, form, _page_again(request, group), run, lambda: _still_there(request))
+    return _change_role(request, grant=False)
 
 
 # --- delete -------------------------------------------------------------------------
 
 
-def _delete_form(request: Request, group: Group) -> deform.Form:
-    action = group_url(request, group.name, DELETE)
-    schema = confirm_schema(request)
-    return make_form(
-        schema, "Delete group", "confirm-delete-group", action, button_class=DESTRUCTIVE
-    )
-
-
-def _delete_page(request: Request, group: Group, status: int = 200, error: str = "") -> Response:
+def _delete_consequence(request: Request, group: Group) -> str:
     count = len(groups.members(request.camauth, group))
-    consequence = (
+    return (
         f"Its {count} member(s) leave it, and lose the roles granted to the group at their "
         "next request. Their accounts stay. This cannot be undone."
-    )
-    return confirm_page(
-        request,
-        "groups",
-        f"Delete the group {group.name}?",
-        consequence,
-        form_html(_delete_form(request, group).render()),
-        group_url(request, group.name),
-        f"Back to {group.name}",
-        status,
-        error,
     )
 
 
 @view_config(route_name=DELETE, request_method="GET", permission=ADMIN)
-def delete_page(request: Request) -> Response:
-    return _delete_page(request, _group(request))
+def delete_group_page(request: Request) -> Response:
+    group = KIND.record(request)
+    return delete_page(request, KIND, group, _delete_consequence(request, group))
 
 
 @view_config(route_name=DELETE, request_method="POST", permission=ADMIN)
-def delete_submit(request: Request) -> Response:
-    group = _group(request)
-    try:
-        _delete_form(request, group).validate(form_controls(request))
-    except deform.ValidationFailure:
-        return _delete_page(request, group, 400, "The form was not complete.")
-    name = group.name
-    try:
-        groups.delete_group(request.camauth, group)
-    except Gone as gone:
-        raise RecordNotFound(str(gone)) from None
-    request.session.flash(f"The group {name} was deleted.")
-    return see_other(request.route_path(LIST))
+def delete_group_submit(request: Request) -> Response:
+    return delete_submit(request, KIND, _delete_consequence)

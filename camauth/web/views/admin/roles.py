@@ -9,7 +9,6 @@ and audited by ``services/roles.py``.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import deform
@@ -19,10 +18,6 @@ from pyramid.view import view_config
 
 from ....models.access import Role
 from ....services import groups, roles
-from ....services.permissions import AccessError
-from ....services.roles import Gone
-from ...forms import DESTRUCTIVE, confirm_schema, form_controls, make_form
-from ...navigation import RecordNotFound, see_other
 from ...rendering import form_html
 from ...security import ADMIN
 from .access_forms import (
@@ -30,11 +25,24 @@ from .access_forms import (
     choice_form,
     new_role_form,
     offered_permissions,
-    rename_form,
     username_form,
 )
-from .access_pages import PageAgain, submit, user_named, user_numbered
-from .common import admin_page, confirm_page
+from .access_pages import (
+    Kind,
+    back_to_page,
+    change_group_grant,
+    create_submit,
+    delete_page,
+    delete_submit,
+    group_named,
+    list_page,
+    rename_submit,
+    renaming_form,
+    submit,
+    user_named,
+    user_numbered,
+)
+from .common import admin_page
 
 LIST = "camauth.admin.roles"
 PAGE = "camauth.admin.role"
@@ -64,18 +72,6 @@ def role_url(request: Request, name: str, route: str = PAGE) -> str:
     return url
 
 
-def _role(request: Request) -> Role:
-    """The role the URL names, or a 404."""
-    role = roles.find_role(request.camauth, request.matchdict["name"])
-    if role is None:
-        raise RecordNotFound("There is no such role: it may have been deleted or renamed.")
-    return role
-
-
-def _still_there(request: Request) -> bool:
-    return roles.find_role(request.camauth, request.matchdict["name"]) is not None
-
-
 # --- the list, and a new role -------------------------------------------------------
 
 
@@ -84,39 +80,20 @@ def _new_form(request: Request) -> deform.Form:
     return new_role_form(request, request.route_path(LIST), known)
 
 
-def _list_page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
-    return admin_page(
-        request,
-        "roles.html",
-        "roles",
-        status=status,
-        roles=roles.list_roles(request.camauth),
-        form=form_html(rendered),
-        error=error,
-    )
-
-
 @view_config(route_name=LIST, request_method="GET", permission=ADMIN)
 def roles_page(request: Request) -> Response:
-    return _list_page(request, _new_form(request).render())
+    return list_page(request, KIND, _new_form(request).render())
 
 
 @view_config(route_name=LIST, request_method="POST", permission=ADMIN)
 def new_role_submit(request: Request) -> Response:
-    form = _new_form(request)
-    try:
-        values = form.validate(form_controls(request))
-    except deform.ValidationFailure as failure:
-        return _list_page(request, failure.render(), 400)
-    try:
+    def create(values: dict[str, Any]) -> Role:
         permissions = sorted(values.get("permissions", ()))
-        role = roles.create_role(
+        return roles.create_role(
             request.camauth, values["name"], permissions, values["description"]
         )
-    except AccessError as refused:
-        return _list_page(request, form.render(values), 400, str(refused))
-    request.session.flash(f"The role {role.name} was created.")
-    return see_other(role_url(request, role.name))
+
+    return create_submit(request, KIND, _new_form(request), create)
 
 
 # --- one role -----------------------------------------------------------------------
@@ -125,7 +102,7 @@ def new_role_submit(request: Request) -> Response:
 def _forms(request: Request, role: Role, granted_groups: set[str]) -> dict[str, str]:
     """The page's typed forms, empty (those that have nothing to offer left out)."""
     forms = {
-        "rename": _rename_form(request, role).render({"name": role.name}),
+        "rename": renaming_form(request, KIND, role).render({"name": role.name}),
         "grant_user": _grant_user_form(request, role).render(),
     }
     choices = _group_choices(request, granted_groups)
@@ -172,13 +149,14 @@ def _role_page(
     )
 
 
-def _page_again(request: Request, role: Role) -> PageAgain:
-    return partial(_role_page, request, role)
+KIND = Kind(
+    "role", roles.find_role, roles.list_roles, roles.rename_role, roles.delete_role, _role_page
+)
 
 
 @view_config(route_name=PAGE, request_method="GET", permission=ADMIN)
 def role_page(request: Request) -> Response:
-    return _role_page(request, _role(request))
+    return _role_page(request, KIND.record(request))
 
 
 @view_config(route_name=RENAME, request_method="GET", permission=ADMIN)
@@ -189,29 +167,12 @@ def role_page(request: Request) -> Response:
 @view_config(route_name=GRANT_GROUP, request_method="GET", permission=ADMIN)
 @view_config(route_name=REVOKE_GROUP, request_method="GET", permission=ADMIN)
 def back_to_role(request: Request) -> Response:
-    """A form's address opened as a page: the page the form is on."""
-    return see_other(role_url(request, _role(request).name))
-
-
-def _rename_form(request: Request, role: Role) -> deform.Form:
-    return rename_form(request, "role", role_url(request, role.name, RENAME))
+    return back_to_page(request, KIND)
 
 
 @view_config(route_name=RENAME, request_method="POST", permission=ADMIN)
-def rename_submit(request: Request) -> Response:
-    role = _role(request)
-    old = role.name
-
-    def run(values: dict[str, Any]) -> tuple[str, str]:
-        roles.rename_role(request.camauth, role, values["name"])
-        if role.name == old:
-            return f"The role is still called {old}: nothing was changed.", role_url(request, old)
-        return f"The role {old} is now called {role.name}.", role_url(request, role.name)
-
-    form = _rename_form(request, role)
-    return submit(
-        request, form, _page_again(request, role), run, lambda: _still_there(request), "rename"
-    )
+def rename_role_submit(request: Request) -> Response:
+    return rename_submit(request, KIND)
 
 
 def _button(
@@ -220,38 +181,38 @@ def _button(
     return button_form(request, role_url(request, role.name, route), field, choices)
 
 
-@view_config(route_name=GRANT_PERMISSION, request_method="POST", permission=ADMIN)
-def grant_permission_submit(request: Request) -> Response:
-    role = _role(request)
+def _change_permission(request: Request, grant: bool) -> Response:
+    role = KIND.record(request)
+    ctx = request.camauth
 
     def run(values: dict[str, Any]) -> tuple[str, str]:
         permission = values["permission"]
-        if roles.grant_permission(request.camauth, role, permission):
+        if grant and roles.grant_permission(ctx, role, permission):
             message = f"The role {role.name} now holds {permission}."
-        else:
+        elif grant:
             message = f"The role {role.name} held {permission} already."
-        return message, role_url(request, role.name)
-
-    # the permissions the page offers (any held one may be revoked)
-    offered = list(offered_permissions(roles.known_permissions(request.camauth)))
-    form = _button(request, role, GRANT_PERMISSION, "permission", offered)
-    return submit(request, form, _page_again(request, role), run, lambda: _still_there(request))
-
-
-@view_config(route_name=REVOKE_PERMISSION, request_method="POST", permission=ADMIN)
-def revoke_permission_submit(request: Request) -> Response:
-    role = _role(request)
-
-    def run(values: dict[str, Any]) -> tuple[str, str]:
-        permission = values["permission"]
-        if roles.revoke_permission(request.camauth, role, permission):
+        elif roles.revoke_permission(ctx, role, permission):
             message = f"The role {role.name} no longer holds {permission}."
         else:
             message = f"The role {role.name} did not hold {permission}: nothing was changed."
         return message, role_url(request, role.name)
 
-    form = _button(request, role, REVOKE_PERMISSION, "permission")
-    return submit(request, form, _page_again(request, role), run, lambda: _still_there(request))
+    if grant:  # the permissions the page offers (any held one may be revoked)
+        offered = list(offered_permissions(roles.known_permissions(ctx)))
+        form = _button(request, role, GRANT_PERMISSION, "permission", offered)
+    else:
+        form = _button(request, role, REVOKE_PERMISSION, "permission")
+    return submit(request, KIND, role, form, run)
+
+
+@view_config(route_name=GRANT_PERMISSION, request_method="POST", permission=ADMIN)
+def grant_permission_submit(request: Request) -> Response:
+    return _change_permission(request, grant=True)
+
+
+@view_config(route_name=REVOKE_PERMISSION, request_method="POST", permission=ADMIN)
+def revoke_permission_submit(request: Request) -> Response:
+    return _change_permission(request, grant=False)
 
 
 def _grant_user_form(request: Request, role: Role) -> deform.Form:
@@ -261,7 +222,7 @@ def _grant_user_form(request: Request, role: Role) -> deform.Form:
 
 @view_config(route_name=GRANT_USER, request_method="POST", permission=ADMIN)
 def grant_user_submit(request: Request) -> Response:
-    role = _role(request)
+    role = KIND.record(request)
 
     def run(values: dict[str, Any]) -> tuple[str, str]:
         user = user_named(request, values["username"])
@@ -271,14 +232,12 @@ def grant_user_submit(request: Request) -> Response:
             message = f"{user.username} had the role {role.name} already."
         return message, role_url(request, role.name)
 
-    form = _grant_user_form(request, role)
-    again = _page_again(request, role)
-    return submit(request, form, again, run, lambda: _still_there(request), "grant_user")
+    return submit(request, KIND, role, _grant_user_form(request, role), run, "grant_user")
 
 
 @view_config(route_name=REVOKE_USER, request_method="POST", permission=ADMIN)
 def revoke_user_submit(request: Request) -> Response:
-    role = _role(request)
+    role = KIND.record(request)
 
     def run(values: dict[str, Any]) -> tuple[str, str]:
         user = user_numbered(request, values["user_id"])
@@ -288,8 +247,7 @@ def revoke_user_submit(request: Request) -> Response:
             message = f"{user.username} did not have the role {role.name}: nothing was changed."
         return message, role_url(request, role.name)
 
-    form = _button(request, role, REVOKE_USER, "user_id")
-    return submit(request, form, _page_again(request, role), run, lambda: _still_there(request))
+    return submit(request, KIND, role, _button(request, role, REVOKE_USER, "user_id"), run)
 
 
 def _grant_group_form(request: Request, role: Role, choices: list[str]) -> deform.Form:
@@ -297,91 +255,47 @@ def _grant_group_form(request: Request, role: Role, choices: list[str]) -> defor
     return choice_form(request, action, "grant-group", "group", choices, "Grant to group")
 
 
-@view_config(route_name=GRANT_GROUP, request_method="POST", permission=ADMIN)
-def grant_group_submit(request: Request) -> Response:
-    role = _role(request)
-    every = [summary.group.name for summary in groups.list_groups(request.camauth)]
+def _change_group(request: Request, grant: bool) -> Response:
+    role = KIND.record(request)
 
     def run(values: dict[str, Any]) -> tuple[str, str]:
-        group = groups.find_group(request.camauth, values["group"])
-        if group is None:
-            raise Gone("That group was deleted meanwhile.")
-        if roles.grant_role(request.camauth, role, group=group):
-            message = f"The members of {group.name} now have the role {role.name}."
-        else:
-            message = f"The group {group.name} had the role {role.name} already."
-        return message, role_url(request, role.name)
+        group = group_named(request, values["group"])
+        said = change_group_grant(request.camauth, role, group, grant)
+        return said, role_url(request, role.name)
 
-    form = _grant_group_form(request, role, every)
-    again = _page_again(request, role)
-    return submit(request, form, again, run, lambda: _still_there(request), "grant_group")
+    if not grant:
+        return submit(request, KIND, role, _button(request, role, REVOKE_GROUP, "group"), run)
+    every = [summary.group.name for summary in groups.list_groups(request.camauth)]
+    return submit(request, KIND, role, _grant_group_form(request, role, every), run, "grant_group")
+
+
+@view_config(route_name=GRANT_GROUP, request_method="POST", permission=ADMIN)
+def grant_group_submit(request: Request) -> Response:
+    return _change_group(request, grant=True)
 
 
 @view_config(route_name=REVOKE_GROUP, request_method="POST", permission=ADMIN)
 def revoke_group_submit(request: Request) -> Response:
-    role = _role(request)
-
-    def run(values: dict[str, Any]) -> tuple[str, str]:
-        group = groups.find_group(request.camauth, values["group"])
-        if group is None:
-            raise Gone("That group was deleted meanwhile.")
-        if roles.revoke_role(request.camauth, role, group=group):
-            message = f"The members of {group.name} no longer have the role {role.name}."
-        else:
-            message = (
-                f"The group {group.name} did not have the role {role.name}: nothing was changed."
-            )
-        return message, role_url(request, role.name)
-
-    form = _button(request, role, REVOKE_GROUP, "group")
-    return submit(request, form, _page_again(request, role), run, lambda: _still_there(request))
+    return _change_group(request, grant=False)
 
 
 # --- delete -------------------------------------------------------------------------
 
 
-def _delete_form(request: Request, role: Role) -> deform.Form:
-    action = role_url(request, role.name, DELETE)
-    schema = confirm_schema(request)
-    return make_form(schema, "Delete role", "confirm-delete-role", action, button_class=DESTRUCTIVE)
-
-
-def _delete_page(request: Request, role: Role, status: int = 200, error: str = "") -> Response:
+def _delete_consequence(request: Request, role: Role) -> str:
     users, granted_groups = roles.grantees(request.camauth, role)
-    consequence = (
+    return (
         f"It is taken from the {len(users)} user(s) and {len(granted_groups)} group(s) it is "
         "granted to: they lose its permissions at their next request. This cannot be undone."
-    )
-    rendered = form_html(_delete_form(request, role).render())
-    return confirm_page(
-        request,
-        "roles",
-        f"Delete the role {role.name}?",
-        consequence,
-        rendered,
-        role_url(request, role.name),
-        f"Back to {role.name}",
-        status,
-        error,
     )
 
 
 @view_config(route_name=DELETE, request_method="GET", permission=ADMIN)
-def delete_page(request: Request) -> Response:
-    return _delete_page(request, _role(request))
+def delete_role_page(request: Request) -> Response:
+    role = KIND.record(request)
+    return delete_page(request, KIND, role, _delete_consequence(request, role))
 
 
 @view_config(route_name=DELETE, request_method="POST", permission=ADMIN)
-def delete_submit(request: Request) -> Response:
-    role = _role(request)
-    try:
-        _delete_form(request, role).validate(form_controls(request))
-    except deform.ValidationFailure:
-        return _delete_page(request, role, 400, "The form was not complete.")
-    name = role.name
-    try:
-        roles.delete_role(request.camauth, role)
-    except Gone as gone:
-        raise RecordNotFound(str(gone)) from None
-    request.session.flash(f"The role {name} was deleted.")
-    return see_other(request.route_path(LIST))
+def delete_role_submit(request: Request) -> Response:
+    return delete_submit(request, KIND, _delete_consequence)
