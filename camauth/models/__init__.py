@@ -6,6 +6,7 @@ from .device_login import DeviceRequest, DeviceRequestStatus, UserCodeFailure
 from .identity import ExternalIdentity
 from .meta import Base
 from .mfa import RecoveryCode, TotpAlgorithm, TwoFactorCredential, TwoFactorKind
+from .passkey import Passkey
 from .security import UNTRUSTED_SCOPE, Lockout, LoginFailure
 from .tokens import AccountToken, MailRequest, TokenPurpose
 from .user import User, UserStatus
@@ -24,6 +25,7 @@ __all__ = [
     "Lockout",
     "LoginFailure",
     "MailRequest",
+    "Passkey",
     "RecoveryCode",
     "Role",
     "RoleGrant",

@@ -70,6 +70,10 @@ class Event(enum.StrEnum):
     EXTERNAL_LOGIN_REFUSED = "external_login_refused"
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
+    PASSKEY_LOGIN = "passkey_login"
+    PASSKEY_CLONE_SUSPECTED = "passkey_clone_suspected"
 
 
 def record(

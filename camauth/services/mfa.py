@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 
 from ..models import TotpAlgorithm, TwoFactorCredential, TwoFactorKind, User
 from ..settings import Settings
-from . import audit, recovery_codes, serial, sessions, totp
+from . import audit, passkeys, recovery_codes, serial, sessions, totp
 from .audit import Event
 from .bulk import execute_bulk
 from .context import Context
@@ -279,9 +279,10 @@ def regenerate_recovery_codes(ctx: Context, user: User) -> list[str]:
 
 
 def remove(ctx: Context, user: User, *, keep_session_id: int | None = None) -> None:
-    """Remove ``user``'s two-factor credential and recovery codes, and end their
-    sessions (but ``keep_session_id``). Audited, saying who removed it."""
-    if not _enrolled_meanwhile(ctx, user):
+    """Remove ``user``'s two-factor credential, recovery codes and passkeys, and end
+    their sessions (but ``keep_session_id``). Audited, saying who removed it."""
+    enrolled = _enrolled_meanwhile(ctx, user)
+    if not passkeys.remove_all(ctx, user) and not enrolled:
         raise TwoFactorError(f"{user.username} has no two-factor authentication")
     execute_bulk(ctx.db, delete(TwoFactorCredential).where(TwoFactorCredential.user_id == user.id))
     recovery_codes.delete_all(ctx, user)

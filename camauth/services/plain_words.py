@@ -68,6 +68,10 @@ EVENT_WORDS: dict[str, str] = {
     Event.EXTERNAL_LOGIN_REFUSED: "Login through another provider refused",
     Event.IDENTITY_LINKED: "Provider login linked",
     Event.IDENTITY_UNLINKED: "Provider login unlinked",
+    Event.PASSKEY_ADDED: "Passkey added",
+    Event.PASSKEY_REMOVED: "Passkey removed",
+    Event.PASSKEY_LOGIN: "Logged in with a passkey",
+    Event.PASSKEY_CLONE_SUSPECTED: "Passkey refused: possibly copied",
 }
 
 # why a login attempt counted as a failure (the failure table's ``reason``)

@@ -28,6 +28,7 @@ TABLES = TABLES_0001 | {
     "group_members",
     "role_grants",
     "external_identities",
+    "passkeys",
 }
 
 
