@@ -9,17 +9,13 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
-from camauth.models import ExternalIdentity, User
-
-from ..conftest import app_context
+from ..functional.oidc_helpers import NAME, link
 from ..oidc_provider import FakeProvider
 from .conftest import Browsing, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-NAME = "test"
 LABEL = "Log in with Example ID"
 
 
@@ -36,31 +32,11 @@ def ini_settings(ini_settings: dict[str, Any], fake_provider: FakeProvider) -> d
     }
 
 
-def link(live_server: LiveServer, provider: FakeProvider, username: str, sub: str) -> None:
-    ctx = app_context(live_server.app)
-    try:
-        user = ctx.db.scalar(select(User).where(User.username == username))
-        assert user is not None
-        ctx.db.add(
-            ExternalIdentity(
-                user_id=user.id,
-                provider=NAME,
-                issuer=provider.issuer,
-                subject=sub,
-                email="",
-                created_at=ctx.clock(),
-            )
-        )
-        ctx.db.commit()
-    finally:
-        ctx.db.close()
-
-
 def test_log_in_with_a_linked_identity(
     page: Page, live_server: LiveServer, browsing: Browsing, fake_provider: FakeProvider
 ) -> None:
     live_server.add_user("alice", email="alice@example.org")
-    link(live_server, fake_provider, "alice", "sub-alice")
+    link(live_server.app, fake_provider, "alice", "sub-alice")
     fake_provider.will_log_in("sub-alice", email="alice@example.org", name="Alice")
 
     page.goto("/login")

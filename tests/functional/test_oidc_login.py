@@ -30,6 +30,18 @@ from .oidc_helpers import (
 )
 
 
+def enrol_authenticator_app(app: Any, username: str) -> None:
+    ctx = app_context(app)
+    try:
+        user = ctx.db.scalar(select(User).where(User.username == username))
+        assert user is not None
+        secret = pyotp.random_base32()
+        mfa.enrol_app(ctx, user, secret, pyotp.TOTP(secret).at(ctx.clock()))
+        ctx.db.commit()
+    finally:
+        ctx.db.close()
+
+
 def assert_refused(app: Any, client: Any, response: Any, reason: str) -> None:
     assert response.status_int in (400, 502), response.status
     assert "Traceback" not in response.text
@@ -150,14 +162,7 @@ def test_a_disabled_user_is_not_logged_in(oidc_app, fake_provider):
 
 def test_two_factor_follows_the_provider(oidc_app, fake_provider):
     create_user(oidc_app, "alice")
-    ctx = app_context(oidc_app)
-    try:
-        user = ctx.db.scalar(select(User).where(User.username == "alice"))
-        secret = pyotp.random_base32()
-        mfa.enrol_app(ctx, user, secret, pyotp.TOTP(secret).at(ctx.clock()))  # type: ignore[arg-type]
-        ctx.db.commit()
-    finally:
-        ctx.db.close()
+    enrol_authenticator_app(oidc_app, "alice")
     link(oidc_app, fake_provider, "alice", "sub-alice")
     fake_provider.will_log_in("sub-alice")
     client = browser(oidc_app)
@@ -295,14 +300,7 @@ def test_a_reserved_name_from_the_address_is_not_a_500(app_factory, fake_provide
 
 def test_before_the_second_step_no_login_is_recorded(oidc_app, fake_provider):
     create_user(oidc_app, "alice")
-    ctx = app_context(oidc_app)
-    try:
-        user = ctx.db.scalar(select(User).where(User.username == "alice"))
-        secret = pyotp.random_base32()
-        mfa.enrol_app(ctx, user, secret, pyotp.TOTP(secret).at(ctx.clock()))  # type: ignore[arg-type]
-        ctx.db.commit()
-    finally:
-        ctx.db.close()
+    enrol_authenticator_app(oidc_app, "alice")
     link(oidc_app, fake_provider, "alice", "sub-alice")
     fake_provider.will_log_in("sub-alice")
     log_in_through_provider(browser(oidc_app), status=303)
