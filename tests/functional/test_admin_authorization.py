@@ -11,8 +11,8 @@ So a page added to the console later is covered the day it is added, and one lef
 without its permission fails here.
 
 Placeholders in a pattern (``{id:\\d{1,10}}``, ``{name:...}``) are filled with the
-id or name of a real row: the user, session, role, group or linked provider login
-(identity) the segment before it names, else a user. An administrator then
+id or name of a real row: the user, session, role, group, linked provider login
+(identity) or passkey the segment before it names, else a user. An administrator then
 requests every page (a filled-in URL that named nothing would be a 404) and sends
 every form, to show the probes would have found a change had the refused ones got
 through.
@@ -34,6 +34,7 @@ from pyramid.response import Response
 from sqlalchemy import inspect, text
 
 from camauth.models import ExternalIdentity, User, UserStatus, WebSession
+from camauth.models.passkey import Passkey
 from camauth.services import accounts, groups, lockout, mfa, roles, sessions
 from camauth.services.context import Origin
 from camauth.web.security import ADMIN, VIEW
@@ -57,6 +58,8 @@ MUST_BE_THERE = {
     ("/admin/users/{id:\\d{1,10}}/delete", "POST"),
     ("/admin/users/{id:\\d{1,10}}/identities/{identity_id:\\d{1,10}}/unlink", "GET"),
     ("/admin/users/{id:\\d{1,10}}/identities/{identity_id:\\d{1,10}}/unlink", "POST"),
+    ("/admin/users/{id:\\d{1,10}}/passkeys/{passkey_id:\\d{1,10}}/remove", "GET"),
+    ("/admin/users/{id:\\d{1,10}}/passkeys/{passkey_id:\\d{1,10}}/remove", "POST"),
     ("/admin/lockouts", "GET"),
     ("/admin/lockouts/unlock", "POST"),
     ("/admin/sessions", "GET"),
@@ -139,7 +142,8 @@ class Victim:
     live session, and it is locked out, so every console action would show. It has
     a role (granted to it and to its group) and is a member of a group, beside a
     spare role and another group, so every roles-and-groups action would show too.
-    It has a login at another provider linked (besides its password), for Unlink."""
+    It has a login at another provider linked (besides its password), for Unlink,
+    and a passkey, for Remove."""
 
     id: int
     username: str
@@ -150,6 +154,7 @@ class Victim:
     other_group: str = ""  # no members, no roles
     deputy_id: int = 0
     identity_id: int = 0  # its linked provider login
+    passkey_id: int = 0  # its passkey
 
 
 def probe_network(number: int) -> str:
@@ -188,6 +193,7 @@ def make_victim(
         victim = Victim(user.id, user.username, row.id)
         give_roles_and_groups(ctx, victim, user, group_admin)
         victim.identity_id = link_identity(ctx, user)
+        victim.passkey_id = add_passkey(ctx, user)
         ctx.db.commit()
         return victim
     finally:
@@ -227,6 +233,23 @@ def link_identity(ctx: Any, user: User) -> int:
     return identity.id
 
 
+def add_passkey(ctx: Any, user: User) -> int:
+    """A passkey of ``user``, as a registration would store it (dummy key material)."""
+    passkey = Passkey(
+        user_id=user.id,
+        credential_id=f"credential-{user.id}",
+        public_key=b"not a real COSE key",
+        sign_count=0,
+        transports="usb",
+        user_handle=f"handle-{user.id}",
+        name="Security key",
+        created_at=ctx.clock(),
+    )
+    ctx.db.add(passkey)
+    ctx.db.flush()
+    return passkey.id
+
+
 def add_user(app: Any, username: str, **kw: Any) -> int:
     ctx = app_context(app)
     try:
@@ -240,14 +263,15 @@ def add_user(app: Any, username: str, **kw: Any) -> int:
 def fill(pattern: str, victim: Victim) -> str:
     """The pattern's path with each placeholder replaced by a real id or name: the
     victim's session after ``/sessions/``, role after ``/roles/``, group after
-    ``/groups/``, linked provider login after ``/identities/``, otherwise the
-    victim's user id."""
+    ``/groups/``, linked provider login after ``/identities/``, passkey after
+    ``/passkeys/``, otherwise the victim's user id."""
     ids = {
         "sessions": victim.session_id,
         "users": victim.id,
         "roles": victim.role,
         "groups": victim.group,
         "identities": victim.identity_id,
+        "passkeys": victim.passkey_id,
     }
 
     def replace(match: re.Match[str]) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pyramid.config import Configurator
 
-from . import groups, identities, roles
+from . import groups, identities, passkeys, roles
 from .access_pages import NAME
 from .user_actions import add_user_action_routes
 
@@ -33,6 +33,7 @@ ADMIN_ROUTES = {
     "camauth.admin.user.reset_password": r"/admin/users/{id:\d{1,10}}/reset-password",
     "camauth.admin.user.hardware_token": r"/admin/users/{id:\d{1,10}}/hardware-token",
     identities.UNLINK: identities.UNLINK_PATTERN,
+    passkeys.REMOVE: passkeys.REMOVE_PATTERN,
     "camauth.admin.lockouts": "/admin/lockouts",
     "camauth.admin.lockouts.unlock": "/admin/lockouts/unlock",
     "camauth.admin.lockouts.lift": "/admin/lockouts/lift",

@@ -19,8 +19,9 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from ....models import User, UserStatus
-from ....services import accounts, lockout, mfa, serial, sessions
+from ....services import accounts, lockout, mfa, passkeys, serial, sessions
 from ....services.accounts import AccountError
+from ....services.context import Context
 from ....services.mfa import TwoFactorError
 from ...forms import DESTRUCTIVE, confirm_schema, form_controls, make_form
 from ...mail import send_changed_by_administrator
@@ -39,7 +40,9 @@ class UserAction:
     consequence: str  # what will happen, said on the confirmation page
     done: str  # the message afterwards; {username} is filled in
     run: Callable[[Request, User], str | None]  # a message instead of ``done``, if any
-    applies: Callable[[User], bool]  # whether the user's page offers it now
+    # whether the user's page offers it now; the context, for what the user row
+    # does not hold (their passkeys)
+    applies: Callable[[Context, User], bool]
     confirm: bool = False
     reauth: bool = False
     ends_sessions: bool = False  # on one's own account it logs the administrator out
@@ -94,7 +97,12 @@ def _delete(request: Request, user: User) -> None:
     accounts.delete_user(request.camauth, user)
 
 
-def _pending(user: User) -> bool:
+def _has_second_factor(ctx: Context, user: User) -> bool:
+    # an authenticator app or token, or passkeys (which the user row does not show)
+    return user.has_two_factor or bool(passkeys.passkeys_of(ctx, user))
+
+
+def _pending(_ctx: Context, user: User) -> bool:
     return user.status in (UserStatus.PENDING_APPROVAL.value, UserStatus.PENDING_EMAIL.value)
 
 
@@ -115,7 +123,7 @@ ACTIONS = (
         "The account can log in again.",
         "{username} is enabled.",
         _enable,
-        lambda user: user.status == UserStatus.DISABLED.value,
+        lambda _ctx, user: user.status == UserStatus.DISABLED.value,
     ),
     UserAction(
         "unlock",
@@ -124,7 +132,7 @@ ACTIONS = (
         "Every lockout of this username ends and its failure count starts again.",
         "{username} is unlocked.",
         _unlock,
-        lambda user: True,
+        lambda _ctx, user: True,
     ),
     UserAction(
         "force-password-change",
@@ -133,7 +141,7 @@ ACTIONS = (
         "At their next page view they must choose a new password before anything else.",
         "{username} must change their password at their next page view.",
         _force_change,
-        lambda user: not user.must_change_password and user.password_hash is not None,
+        lambda _ctx, user: not user.must_change_password and user.password_hash is not None,
     ),
     UserAction(
         "disable",
@@ -142,7 +150,7 @@ ACTIONS = (
         "All of their sessions end at once and they cannot log in until enabled again.",
         "{username} is disabled and their sessions have ended.",
         _disable,
-        lambda user: user.status != UserStatus.DISABLED.value,
+        lambda _ctx, user: user.status != UserStatus.DISABLED.value,
         confirm=True,
     ),
     UserAction(
@@ -152,7 +160,7 @@ ACTIONS = (
         "They are logged out everywhere, command-line clients included.",
         "Every session of {username} has ended.",
         _end_sessions,
-        lambda user: True,
+        lambda _ctx, user: True,
         confirm=True,
         ends_sessions=True,
     ),
@@ -160,12 +168,12 @@ ACTIONS = (
         "remove-two-factor",
         "Remove two-factor",
         "Remove two-factor authentication from {username}?",
-        "Their authenticator app or token and their recovery codes stop working, and "
-        "their sessions end. They log in with their password alone, and are asked to "
-        "set up two-factor again if the site requires it. They are told by mail.",
+        "Their authenticator app or token, their passkeys and their recovery codes stop "
+        "working, and their sessions end. They log in with their password alone, and are "
+        "asked to set up two-factor again if the site requires it. They are told by mail.",
         "Two-factor authentication was removed from {username}.",
         _remove_two_factor,
-        lambda user: user.has_two_factor,
+        _has_second_factor,
         confirm=True,
         reauth=True,
     ),
@@ -176,7 +184,7 @@ ACTIONS = (
         "They can then see and change every account, session and lockout here.",
         "{username} is now an administrator.",
         _grant_admin,
-        lambda user: not user.is_admin,
+        lambda _ctx, user: not user.is_admin,
         confirm=True,
         reauth=True,
     ),
@@ -187,7 +195,7 @@ ACTIONS = (
         "They keep their account but can no longer use this console.",
         "{username} is no longer an administrator.",
         _revoke_admin,
-        lambda user: user.is_admin,
+        lambda _ctx, user: user.is_admin,
         confirm=True,
     ),
     UserAction(
@@ -199,7 +207,7 @@ ACTIONS = (
         "instead if it may be needed again.",
         "{username} was deleted.",
         _delete,
-        lambda user: True,
+        lambda _ctx, user: True,
         confirm=True,
         back_to_list=True,
     ),
@@ -268,7 +276,7 @@ def _perform(action: UserAction) -> Callable[[Request], Response]:
             accounts.hold_administrators(request.camauth)
         if not serial.hold_row(request.camauth, user):
             raise RecordNotFound("There is no such user: it may have been deleted.")
-        if not action.applies(user):
+        if not action.applies(request.camauth, user):
             # decided on the row as committed now, locked: of two identical requests
             # at once (a double click) the second waits, then finds nothing to do.
             # The page was stale (another administrator acted first) or forged

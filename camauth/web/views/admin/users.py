@@ -19,6 +19,7 @@ from ....services import (
     external_login,
     groups,
     invitations,
+    passkeys,
     roles,
 )
 from ....services.accounts import AccountError
@@ -188,12 +189,13 @@ def _access(request: Request, user: User) -> dict[str, Any]:
 
 
 def _user_page(request: Request, user: User, temporary_password: str | None = None) -> Response:
-    overview = directory.overview(request.camauth, user)
+    ctx = request.camauth
+    overview = directory.overview(ctx, user)
     is_self = user.id == request.user.id
     offered = [
         action
         for action in ACTIONS
-        if action.applies(user) and not (is_self and action.slug in NOT_ON_YOURSELF)
+        if action.applies(ctx, user) and not (is_self and action.slug in NOT_ON_YOURSELF)
     ]
     return admin_page(
         request,
@@ -207,5 +209,6 @@ def _user_page(request: Request, user: User, temporary_password: str | None = No
         is_self=is_self,
         access=_access(request, user),
         identities=external_login.identities_of(request.camauth, user),
+        passkeys=passkeys.passkeys_of(ctx, user),
         now=request.registry["camauth.clock"](),
     )
