@@ -51,7 +51,8 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
-def _bool(key: str, raw: Any) -> bool:
+def parse_bool(key: str, raw: Any) -> bool:
+    """A boolean setting (``key`` without the camauth. prefix); SettingsError naming it."""
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()
@@ -255,9 +256,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "session_idle_timeout_minutes": _int(1),
     "session_absolute_timeout_hours": _int(1),
     "session_touch_interval_seconds": _int(0),
-    "session_bind_ip": _bool,
-    "session_one_per_user": _bool,
-    "session_cookie_secure": _bool,
+    "session_bind_ip": parse_bool,
+    "session_one_per_user": parse_bool,
+    "session_cookie_secure": parse_bool,
     "lockout_threshold": _int(1),
     "lockout_increment_minutes": _int(1),
     "lockout_max_lockout_minutes": _int(1),
@@ -296,8 +297,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "mail_smtp_port": _int(1, 65535),
     "mail_smtp_username": _text,
     "mail_smtp_password": _text,
-    "mail_smtp_starttls": _bool,
-    "mail_smtp_ssl": _bool,
+    "mail_smtp_starttls": parse_bool,
+    "mail_smtp_ssl": parse_bool,
     "mail_account_limit_per_hour": _int(1),
     "mail_ip_limit_per_hour": _int(1),
     "public_url": _origin,

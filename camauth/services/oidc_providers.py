@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..settings import PREFIX, SettingsError
+from ..settings import PREFIX, SettingsError, parse_bool
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
@@ -58,15 +58,6 @@ class Provider:
 
 def secret_variable(name: str) -> str:
     return f"CAMAUTH_OIDC_{name.upper().replace('-', '_')}_CLIENT_SECRET"
-
-
-def _flag(key: str, raw: Any) -> bool:
-    text = str(raw).strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0", ""):
-        return False
-    raise SettingsError(f"{key}: expected true or false, got {raw!r}")
 
 
 def _provider(name: str, values: Mapping[str, Any], environ: Mapping[str, str]) -> Provider:
@@ -113,8 +104,10 @@ def _provider(name: str, values: Mapping[str, Any], environ: Mapping[str, str]) 
         scopes=scopes,
         allowed_domains=domains,
         signup=signup,
-        link_by_email=_flag(key("link_by_email"), values.get("link_by_email", "false")),
-        skip_two_factor=_flag(key("skip_two_factor"), values.get("skip_two_factor", "false")),
+        link_by_email=parse_bool(f"oidc.{name}.link_by_email", values.get("link_by_email", False)),
+        skip_two_factor=parse_bool(
+            f"oidc.{name}.skip_two_factor", values.get("skip_two_factor", False)
+        ),
         timeout_seconds=timeout,
     )
 

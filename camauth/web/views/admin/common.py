@@ -53,10 +53,13 @@ def confirm_page(
     )
 
 
-def id_from_url(request: Request) -> int:
-    number = int(request.matchdict["id"])  # the route admits digits only
+def id_from_url(
+    request: Request, key: str = "id", not_found: str = "There is no such user or session."
+) -> int:
+    """The number in the URL's ``key`` part; a 404 saying ``not_found`` past the id range."""
+    number = int(request.matchdict[key])  # the route admits digits only
     if number > MAX_ID:  # the id columns' range: a larger number names nothing
-        raise RecordNotFound("There is no such user or session.")
+        raise RecordNotFound(not_found)
     return number
 
 

@@ -13,27 +13,21 @@ from pyramid.view import view_config
 from ....models import ExternalIdentity, User
 from ....services import external_login
 from ....services.accounts import AccountError
-from ....services.paging import MAX_ID
 from ...forms import DESTRUCTIVE, confirm_schema, form_controls, make_form
 from ...navigation import RecordNotFound, see_other
 from ...rendering import form_html
 from ...security import ADMIN
-from .common import confirm_page, target_user, user_url
+from .common import confirm_page, id_from_url, target_user, user_url
 
 UNLINK = "camauth.admin.user.identity.unlink"
 UNLINK_PATTERN = r"/admin/users/{id:\d{1,10}}/identities/{identity_id:\d{1,10}}/unlink"
 NOT_LINKED = "There is no such provider login on this account: it may have been unlinked."
 
 
-def _identity_id(request: Request) -> int:
-    number = int(request.matchdict["identity_id"])  # the route admits digits only
-    if number > MAX_ID:
-        raise RecordNotFound(NOT_LINKED)
-    return number
-
-
 def _identity(request: Request, user: User) -> ExternalIdentity:
-    identity = external_login.identity_of(request.camauth, user, _identity_id(request))
+    identity = external_login.identity_of(
+        request.camauth, user, id_from_url(request, "identity_id", NOT_LINKED)
+    )
     if identity is None:
         raise RecordNotFound(NOT_LINKED)
     return identity
@@ -74,7 +68,7 @@ def unlink_page(request: Request) -> Response:
 @view_config(route_name=UNLINK, request_method="POST", permission=ADMIN)
 def unlink_submit(request: Request) -> Response:
     user = target_user(request)
-    identity_id = _identity_id(request)
+    identity_id = id_from_url(request, "identity_id", NOT_LINKED)
     try:
         _form(request, user, identity_id).validate(form_controls(request))
     except deform.ValidationFailure:

@@ -14,29 +14,21 @@ from pyramid.view import view_config
 from ....models import User
 from ....models.passkey import Passkey
 from ....services import passkeys, serial
-from ....services.paging import MAX_ID
 from ....services.passkeys import PasskeyError
 from ...forms import DESTRUCTIVE, confirm_schema, form_controls, make_form
 from ...navigation import RecordNotFound, see_other
 from ...reauth import ask_again_unless_recent
 from ...rendering import form_html
 from ...security import ADMIN
-from .common import confirm_page, target_user, user_url
+from .common import confirm_page, id_from_url, target_user, user_url
 
 REMOVE = "camauth.admin.user.passkey.remove"
 REMOVE_PATTERN = r"/admin/users/{id:\d{1,10}}/passkeys/{passkey_id:\d{1,10}}/remove"
 NOT_THERE = "There is no such passkey on this account: it may have been removed."
 
 
-def _passkey_id(request: Request) -> int:
-    number = int(request.matchdict["passkey_id"])  # the route admits digits only
-    if number > MAX_ID:
-        raise RecordNotFound(NOT_THERE)
-    return number
-
-
 def _passkey(request: Request, user: User) -> Passkey:
-    passkey = request.camauth.db.get(Passkey, _passkey_id(request))
+    passkey = request.camauth.db.get(Passkey, id_from_url(request, "passkey_id", NOT_THERE))
     if passkey is None or passkey.user_id != user.id:
         raise RecordNotFound(NOT_THERE)
     return passkey
@@ -81,7 +73,7 @@ def remove_page(request: Request) -> Response:
 @view_config(route_name=REMOVE, request_method="POST", permission=ADMIN)
 def remove_submit(request: Request) -> Response:
     user = target_user(request)
-    passkey_id = _passkey_id(request)
+    passkey_id = id_from_url(request, "passkey_id", NOT_THERE)
     try:
         _form(request, user, passkey_id).validate(form_controls(request))
     except deform.ValidationFailure:
