@@ -596,7 +596,9 @@ def test_renaming_a_role_while_a_permission_is_granted_keeps_both(site, caplog, 
     else:
         granted, renamed = while_in_flight(site, granting, renaming)
     assert (renamed, granted) == (None, True)
-    assert roles.find_role(console(site), "reviewer") is None
+    # (a query through a helper that closes its session: one left open holds a lock
+    # on roles, and the next test's TRUNCATE waits for it forever)
+    assert count(site, roles.Role, name="reviewer") == 0
     assert role_permissions(site, "auditor") == ["reports.export", "reports.view"]
     [event] = events(site, "role_permission_granted")
     # the grant that waited for the rename names the role as it is called now
