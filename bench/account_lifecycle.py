@@ -7,7 +7,7 @@ temporary SQLite file always; PostgreSQL when ``--database-url`` or
 
 1. a bare Pyramid "hello" app, µs per request: the base of every ratio;
 2. POST /password/forgot as a browser sends it (CSRF cookie and token from a GET,
-   multipart form) for an existing account that has an email address and for an
+   URL-encoded form) for an existing account that has an email address and for an
    unknown username, interleaved, medians in ms, and the ratio existing / unknown
    (the answer must not tell whether the account exists: target 0.95-1.05);
 3. the password policy (``check_new_password`` with default ``Settings``) for
@@ -403,7 +403,7 @@ def report_forgot(forgot: ForgotFigures, samples: int) -> None:
     mail = statistics.median(forgot.mail_write_ms)
     ratio = existing / unknown
     print(
-        f"  POST {FORGOT} (CSRF cookie + token, multipart), medians of {samples}, "
+        f"  POST {FORGOT} (CSRF cookie + token, URL-encoded), medians of {samples}, "
         "interleaved, a new client address each"
     )
     print(

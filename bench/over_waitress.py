@@ -220,11 +220,11 @@ def http_request(
 
 
 def log_in_camauth(server: Server, password: str) -> None:
-    """camauth's login form, as a browser posts it (CSRF cookie and token, multipart, Origin)."""
+    """camauth's login form, as a browser posts it (CSRF cookie and token, URL-encoded, Origin)."""
     page = http_request(server, "GET", "/login")
     harness.expect(page, 200, "camauth GET /login")
     form = harness.login_form(harness.csrf_token_in(page.body), USERNAME, password)
-    body, content_type = harness.multipart(form)
+    body, content_type = harness.form_body(form)
     # the app takes every request to come to camauth.public_url (https://bench.example)
     headers = {"Content-Type": content_type, "Origin": f"https://{harness.HOST}"}
     reply = http_request(server, "POST", "/login", body, headers)

@@ -478,7 +478,7 @@ def report_service(service: ServiceFigures, bare_us: float, calls: int, repeats:
 
 def report_logins(logins: LoginFigures, bare_us: float) -> None:
     n = len(logins.code_ms)
-    print(f"  login over WSGI (fresh browser each, multipart, CSRF), medians of {n}, interleaved")
+    print(f"  login over WSGI (fresh browser each, URL-encoded, CSRF), medians of {n}, interleaved")
     print(f"    {'':36}{'ms':>8}  {'ratio':>10}   {'quartiles':<16} answer")
     rows = [
         (f"POST {CODE_PAGE}, right code", logins.code_ms, "303 /"),

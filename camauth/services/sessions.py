@@ -192,6 +192,18 @@ def create_session(
     return token, row
 
 
+def _hold_user_row(ctx: Context, user: User) -> None:
+    """Hold the user's row until the transaction ends. A login has just stamped
+    ``last_login_at``: writing that change now locks the row (an UPDATE holds the
+    row it changes; on SQLite, the database) with no statement of its own, one
+    round trip less on every login. Without such a change, the row is locked
+    explicitly."""
+    if ctx.db.is_modified(user):
+        ctx.db.flush()
+    else:
+        serial.hold_row(ctx, user, key_share=True)
+
+
 def start_logged_in_session(
     ctx: Context,
     user: User,
@@ -200,11 +212,11 @@ def start_logged_in_session(
     data: dict[str, Any] | None = None,
 ) -> tuple[str, WebSession]:
     """A login's new session. With ``one_per_user`` a browser login first ends the
-    user's other browser sessions, holding the user's lock: of two logins at the
+    user's other browser sessions, holding the user's row: of two logins at the
     same moment the second waits, then ends the first's session, so one remains
     (without the lock each would end only the sessions committed before it)."""
     if kind is SessionKind.BROWSER and ctx.settings.session_one_per_user:
-        serial.hold(ctx, f"browser-sessions:{user.id}")
+        _hold_user_row(ctx, user)
         end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
     return create_session(ctx, user=user, kind=kind, data=data)
 

@@ -147,10 +147,16 @@ def test_two_logins_of_one_user_at_the_same_instant_leave_one_browser_session(
     concurrent_app, clock
 ):
     """One browser session per user: two logins at once end each other's predecessor
-    in order, so exactly one session remains and only its cookie works."""
+    in order, so exactly one session remains and only its cookie works.
+
+    Rounds alternate a new login time (stamping ``last_login_at`` is what locks the
+    user's row) with the same time as the round before (no change to write: the
+    row is locked explicitly)."""
     app = concurrent_app(threshold=10)
     create_user(app, "alice")
-    for _ in range(5):
+    for round_number in range(6):
+        if round_number % 2 == 0:
+            clock.advance(seconds=1)
 
         def prepare(number: int) -> Callable[[], Any]:
             client = browser(app, ip=f"198.51.100.{number + 1}")

@@ -60,6 +60,23 @@ def test_success_goes_home_and_shows_the_user(testapp, app):
     assert home.html.find("button", string=lambda s: s and s.strip() == "Log out")
 
 
+def test_the_form_posts_url_encoded_and_a_multipart_post_still_logs_in(testapp, app):
+    # URL-encoded is what browsers send from now on (cheaper to parse); a client that
+    # posts multipart/form-data, as the forms used to say, is not locked out by it
+    create_user(app, "alice")
+    page = testapp.get("/login")
+    assert page.html.select_one("form#login")["enctype"] == "application/x-www-form-urlencoded"
+    form = page.forms["login"]
+    fields = {
+        "csrf_token": form["csrf_token"].value,
+        "username": "alice",
+        "password": GOOD_PASSWORD,
+    }
+    # webtest encodes the fields as multipart/form-data when asked for that type
+    response = testapp.post("/login", fields, content_type="multipart/form-data", status=303)
+    assert "Signed in as alice" in response.follow().text
+
+
 def test_unknown_user_and_wrong_password_get_the_same_answer(testapp, app):
     create_user(app, "alice")
     wrong_password = login(testapp, "alice", "not the right password", status=403)
