@@ -173,6 +173,8 @@ class Settings:
     device_interval_seconds: int = 5
     device_report_block_minutes: int = 60
     api_scopes: tuple[str, ...] = ("api",)
+    # "Log in with a passkey" on /login (PRODUCT §19)
+    passkeys_passwordless: bool = True
     api_idle_timeout_days: int = 30
     api_absolute_timeout_days: int = 90
     mail_transport: str = "smtp"
@@ -288,6 +290,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "device_interval_seconds": _int(1, 600),
     "device_report_block_minutes": _int(0, MAX_DAYS * 24 * 60),
     "api_scopes": _scopes,
+    "passkeys_passwordless": parse_bool,
     "api_idle_timeout_days": _int(1, MAX_DAYS),
     "api_absolute_timeout_days": _int(1, MAX_DAYS),
     "mail_transport": _choice("smtp", "file"),

@@ -83,6 +83,12 @@ class User(Base):
     # set while the user has a two-factor credential: the required-actions gate
     # reads it on every page from the session's one query, without a join
     two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # set while the user has at least one passkey (services/passkeys.py keeps it):
+    # a passkey is a second factor, and the same gate reads it without a join
+    passkeys_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the random id passkeys know this user by (WebAuthn's user handle, never the
+    # row id): made when the first registration starts, the same for every passkey
+    webauthn_user_handle: Mapped[str | None] = mapped_column(String(100))
     # an IANA zone name for the times pages show this person; "" = the site's
     # setting camauth.timezone (so changing that setting moves everyone who kept it)
     time_zone: Mapped[str] = mapped_column(String(64), default="", server_default=text("''"))
@@ -99,7 +105,17 @@ class User(Base):
 
     @property
     def has_two_factor(self) -> bool:
+        """An authenticator app or hardware token (codes): see ``has_second_factor``."""
         return self.two_factor_enabled_at is not None
+
+    @property
+    def has_passkeys(self) -> bool:
+        return self.passkeys_since is not None
+
+    @property
+    def has_second_factor(self) -> bool:
+        """Codes or a passkey: what two-factor policy and the login's second step ask."""
+        return self.two_factor_enabled_at is not None or self.passkeys_since is not None
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username!r}>"

@@ -74,6 +74,7 @@ class Event(enum.StrEnum):
     PASSKEY_REMOVED = "passkey_removed"
     PASSKEY_LOGIN = "passkey_login"
     PASSKEY_CLONE_SUSPECTED = "passkey_clone_suspected"
+    PASSKEY_REFUSED = "passkey_refused"
 
 
 def record(

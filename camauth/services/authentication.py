@@ -84,9 +84,9 @@ def authenticate(
         user.password_hash = checked.new_hash
     if not user.is_active:
         return LoginResult(Outcome.PENDING, user=user, scope=scope)
-    if user.has_two_factor:
+    if user.has_second_factor:  # a code or a passkey follows
         return LoginResult(Outcome.SECOND_FACTOR, user=user, scope=scope)
-    _succeed(ctx, user, scope, held, {"two_factor": "none"})
+    succeed(ctx, user, scope, held, {"two_factor": "none"})
     return LoginResult(Outcome.OK, user=user, scope=scope)
 
 
@@ -127,7 +127,7 @@ def _read_before_verify(ctx: Context, username_key: str, scope: str) -> _BeforeV
     if network:
         statement = _BEFORE_VERIFY
         values |= lockout.throttle_parameters(ctx, network)
-    else:  # no network to count (see _throttled_until)
+    else:  # no network to count (see network_throttled_until)
         statement = _BEFORE_VERIFY_TRUSTED
     row = ctx.db.execute(statement, values).one()
     return _BeforeVerify(
@@ -137,7 +137,7 @@ def _read_before_verify(ctx: Context, username_key: str, scope: str) -> _BeforeV
     )
 
 
-def _throttled_until(ctx: Context, scope: str) -> datetime | None:
+def network_throttled_until(ctx: Context, scope: str) -> datetime | None:
     """When the client's network may try again, if it must wait. A browser with a
     device cookie for the username it logs in as is not spraying passwords: it is
     held only by that device's own lock, not by its network's throttle (an office
@@ -147,7 +147,7 @@ def _throttled_until(ctx: Context, scope: str) -> datetime | None:
     return lockout.ip_throttled_until(ctx, ctx.origin.ip)
 
 
-def _succeed(
+def succeed(
     ctx: Context, user: User, scope: str, held: lockout.HeldLock, details: dict[str, object]
 ) -> None:
     if held.exists:  # a scope that never failed has nothing to reset
@@ -166,7 +166,7 @@ def _code_event(match: Match) -> Event:
     return Event.TWO_FACTOR_REPLAY_REFUSED if match is Match.REPLAY else Event.TWO_FACTOR_WRONG_CODE
 
 
-def _refused(
+def count_refusal(
     ctx: Context, user: User, scope: str, reason: str, event: Event, message: str
 ) -> LoginResult:
     """Count a wrong password or code as a login failure of ``scope``."""
@@ -178,11 +178,11 @@ def _refused(
     return LoginResult(Outcome.WRONG_CODE, user=user, scope=scope, message=message)
 
 
-def _hold_unless_refused(ctx: Context, user: User, scope: str) -> lockout.HeldLock | LoginResult:
+def hold_unless_refused(ctx: Context, user: User, scope: str) -> lockout.HeldLock | LoginResult:
     """The throttle and lock checks before a code is looked at. The lock row is
     created if need be and held, so parallel guesses for one username and scope
     are judged one after another, each after the failures before it."""
-    throttled = _throttled_until(ctx, scope)
+    throttled = network_throttled_until(ctx, scope)
     if throttled is not None:
         return LoginResult(Outcome.THROTTLED, user=user, until=throttled, scope=scope)
     held = lockout.hold_for_attempt(ctx, user.username_key, scope)
@@ -191,9 +191,9 @@ def _hold_unless_refused(ctx: Context, user: User, scope: str) -> lockout.HeldLo
     return held
 
 
-def _changed_since(user: User, moment: datetime) -> bool:
+def changed_since(user: User, moment: datetime) -> bool:
     """Has the password or the two-factor credential changed after ``moment``?"""
-    changes = (user.password_changed_at, user.two_factor_enabled_at)
+    changes = (user.password_changed_at, user.two_factor_enabled_at, user.passkeys_since)
     return any(changed is not None and changed > moment for changed in changes)
 
 
@@ -213,11 +213,11 @@ def second_factor(
     if user is None or not user.is_active or not user.has_two_factor:
         # deleted, disabled or two-factor removed since the password step
         return LoginResult(Outcome.INVALID, scope=scope)
-    if _changed_since(user, password_checked_at):
+    if changed_since(user, password_checked_at):
         # a new password (or device) ends logins begun with the old one, as it
         # ends sessions: whoever knew the old password must start again
         return LoginResult(Outcome.INVALID, scope=scope)
-    held = _hold_unless_refused(ctx, user, scope)
+    held = hold_unless_refused(ctx, user, scope)
     if isinstance(held, LoginResult):
         return held
     if recovery:
@@ -225,15 +225,15 @@ def second_factor(
         if left is None:
             message = "That is not one of your unused recovery codes."
             event = Event.TWO_FACTOR_WRONG_CODE
-            return _refused(ctx, user, scope, "recovery_code", event, message)
-        _succeed(ctx, user, scope, held, {"two_factor": "recovery_code"})
+            return count_refusal(ctx, user, scope, "recovery_code", event, message)
+        succeed(ctx, user, scope, held, {"two_factor": "recovery_code"})
         return LoginResult(Outcome.OK, user=user, scope=scope, recovery_codes_left=left)
     check = mfa.CodeChecker(ctx, user).check(code)
     if not check.ok:
         reason = f"code_{check.verdict.match.value}"
         event = _code_event(check.verdict.match)
-        return _refused(ctx, user, scope, reason, event, check.message)
-    _succeed(ctx, user, scope, held, {"two_factor": "code"})
+        return count_refusal(ctx, user, scope, reason, event, check.message)
+    succeed(ctx, user, scope, held, {"two_factor": "code"})
     return LoginResult(Outcome.OK, user=user, scope=scope)
 
 
@@ -247,23 +247,23 @@ def reauthenticate(
     code (or a recovery code) when two-factor is set up. Wrong answers count
     toward lockout, and a locked account cannot re-authenticate, so a taken-over
     session cannot be used to guess either."""
-    held = _hold_unless_refused(ctx, user, scope)
+    held = hold_unless_refused(ctx, user, scope)
     if isinstance(held, LoginResult):
         return held
     if not ctx.passwords.verify(user.password_hash, password).ok:
         event = Event.LOGIN_FAILURE
-        return _refused(ctx, user, scope, "reauth_password", event, REAUTH_REFUSED)
+        return count_refusal(ctx, user, scope, "reauth_password", event, REAUTH_REFUSED)
     if not user.has_two_factor:
         return LoginResult(Outcome.OK, user=user, scope=scope)
     if recovery_codes.looks_like_recovery_code(code):
         left = mfa.use_recovery_code(ctx, user, code)
         if left is None:
             event = Event.TWO_FACTOR_WRONG_CODE
-            return _refused(ctx, user, scope, "reauth_recovery_code", event, REAUTH_REFUSED)
+            return count_refusal(ctx, user, scope, "reauth_recovery_code", event, REAUTH_REFUSED)
         return LoginResult(Outcome.OK, user=user, scope=scope, recovery_codes_left=left)
     check = mfa.CodeChecker(ctx, user).check(code)
     if not check.ok:
         message = REAUTH_REFUSED if check.verdict.match is Match.WRONG else check.message
         reason = f"reauth_code_{check.verdict.match.value}"
-        return _refused(ctx, user, scope, reason, _code_event(check.verdict.match), message)
+        return count_refusal(ctx, user, scope, reason, _code_event(check.verdict.match), message)
     return LoginResult(Outcome.OK, user=user, scope=scope)

@@ -41,7 +41,7 @@ from webauthn.helpers.structs import (
 
 from ..models import User
 from ..models.passkey import NAME_LENGTH, Passkey
-from . import audit
+from . import audit, serial
 from .audit import Event
 from .context import Context
 
@@ -73,9 +73,12 @@ def passkeys_of(ctx: Context, user: User) -> Sequence[Passkey]:
     ).all()
 
 
-def _user_handle(ctx: Context, user: User) -> str:
-    existing = ctx.db.scalar(select(Passkey.user_handle).where(Passkey.user_id == user.id))
-    return existing or bytes_to_base64url(secrets.token_bytes(32))
+def _user_handle(user: User) -> str:
+    """The user's handle, made (and kept on their row) the first time it is needed:
+    the options and the stored passkey must name the same one."""
+    if user.webauthn_user_handle is None:
+        user.webauthn_user_handle = bytes_to_base64url(secrets.token_bytes(32))
+    return user.webauthn_user_handle
 
 
 def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
@@ -95,7 +98,7 @@ def registration_options(ctx: Context, rp: RelyingParty, user: User) -> tuple[st
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
-        user_id=base64url_to_bytes(_user_handle(ctx, user)),
+        user_id=base64url_to_bytes(_user_handle(user)),
         user_name=user.username,
         user_display_name=user.full_name or user.username,
         authenticator_selection=AuthenticatorSelectionCriteria(
@@ -148,11 +151,13 @@ def register(
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
         transports=" ".join(str(getattr(t, "value", t)) for t in transports)[:200],
-        user_handle=_user_handle(ctx, user),
+        user_handle=_user_handle(user),
         name=name,
         created_at=ctx.clock(),
     )
     ctx.db.add(passkey)
+    if user.passkeys_since is None:
+        user.passkeys_since = passkey.created_at
     ctx.db.flush()
     audit.record(ctx, Event.PASSKEY_ADDED, target=user, details={"name": name})
     return passkey
@@ -174,6 +179,20 @@ def authentication_options(
     return options_to_json(options), bytes_to_base64url(options.challenge)
 
 
+def _parsed_assertion(raw_response: str) -> Any:
+    try:
+        return parse_authentication_credential_json(_response(raw_response))
+    except (WebAuthnException, ValueError, TypeError, KeyError):
+        raise PasskeyError("The browser's answer could not be read. Try again.") from None
+
+
+def owner_of(ctx: Context, raw_response: str) -> int | None:
+    """The id of the user whose passkey signed ``raw_response`` (not yet verified),
+    or None for a passkey nobody registered here."""
+    credential = _parsed_assertion(raw_response)
+    return ctx.db.scalar(select(Passkey.user_id).where(Passkey.credential_id == credential.id))
+
+
 def authenticate(
     ctx: Context, rp: RelyingParty, raw_response: str, challenge: str, user: User | None = None
 ) -> Passkey:
@@ -181,12 +200,13 @@ def authenticate(
 
     With ``user`` (the second step) it must be one of theirs; without (passwordless)
     user verification is required and the passkey names its user."""
-    try:
-        credential = parse_authentication_credential_json(_response(raw_response))
-    except (WebAuthnException, ValueError, TypeError, KeyError):
-        raise PasskeyError("The browser's answer could not be read. Try again.") from None
+    credential = _parsed_assertion(raw_response)
     passkey = ctx.db.scalar(select(Passkey).where(Passkey.credential_id == credential.id))
     if passkey is None or (user is not None and passkey.user_id != user.id):
+        raise PasskeyError("This passkey is not registered for this account.")
+    handle = credential.response.user_handle
+    if handle is not None and bytes_to_base64url(handle) != passkey.user_handle:
+        # the authenticator says the credential belongs to someone else's handle
         raise PasskeyError("This passkey is not registered for this account.")
     try:
         # the counter is compared below, after the signature is known to be good
@@ -230,9 +250,11 @@ def rename(ctx: Context, user: User, passkey_id: int, name: str) -> Passkey:
 
 
 def remove(ctx: Context, user: User, passkey_id: int) -> None:
+    serial.hold_row(ctx, user, key_share=True)  # two removals at once: see _forget_if_none
     passkey = _own(ctx, user, passkey_id)
     ctx.db.delete(passkey)
     ctx.db.flush()
+    _forget_if_none(ctx, user)
     audit.record(ctx, Event.PASSKEY_REMOVED, target=user, details={"name": passkey.name})
 
 
@@ -242,10 +264,19 @@ def remove_all(ctx: Context, user: User) -> int:
     for passkey in passkeys_of(ctx, user):
         ctx.db.delete(passkey)
         removed += 1
+    user.passkeys_since = None
     if removed:
         ctx.db.flush()
         audit.record(ctx, Event.PASSKEY_REMOVED, target=user, details={"count": removed})
     return removed
+
+
+def _forget_if_none(ctx: Context, user: User) -> None:
+    """Clear ``passkeys_since`` once the last passkey is gone. The caller holds the
+    user's row, so of two requests removing the last two passkeys the second sees
+    the first's removal and clears it (without the lock each would see one left)."""
+    if not passkeys_of(ctx, user):
+        user.passkeys_since = None
 
 
 def _own(ctx: Context, user: User, passkey_id: int) -> Passkey:

@@ -71,6 +71,7 @@ EVENT_WORDS: dict[str, str] = {
     Event.PASSKEY_ADDED: "Passkey added",
     Event.PASSKEY_REMOVED: "Passkey removed",
     Event.PASSKEY_LOGIN: "Logged in with a passkey",
+    Event.PASSKEY_REFUSED: "A passkey was refused at login",
     Event.PASSKEY_CLONE_SUSPECTED: "Passkey refused: possibly copied",
 }
 

@@ -37,6 +37,6 @@ def next_action(settings: Settings, clock: Clock, user: User) -> Action | None:
         return Action.CHANGE_PASSWORD
     if owes_terms(settings, user):
         return Action.AGREE_TERMS
-    if not user.has_two_factor and required_for(settings, user):
+    if not user.has_second_factor and required_for(settings, user):
         return Action.SET_UP_TWO_FACTOR
     return None

@@ -34,6 +34,12 @@ def includeme(config: Configurator) -> None:
     config.add_route("camauth.login", "/login")
     config.add_route("camauth.login.two_factor", "/login/two-factor")
     config.add_route("camauth.login.recovery_code", "/login/recovery-code")
+    config.add_route("camauth.login.passkey", "/login/passkey")
+    config.add_route("camauth.login.passkey.options", "/login/passkey/options")
+    config.add_route("camauth.login.two_factor.passkey", "/login/two-factor/passkey")
+    config.add_route(
+        "camauth.login.two_factor.passkey.options", "/login/two-factor/passkey/options"
+    )
     config.add_route("camauth.login.oidc", r"/login/oidc/{name:[a-z0-9][a-z0-9_-]{0,31}}")
     config.add_route(
         "camauth.login.oidc.callback", r"/login/oidc/{name:[a-z0-9][a-z0-9_-]{0,31}}/callback"
@@ -60,6 +66,10 @@ def includeme(config: Configurator) -> None:
         "camauth.account.linked.link", r"/account/linked/link/{name:[a-z0-9][a-z0-9_-]{0,31}}"
     )
     config.add_route("camauth.account.linked.unlink", r"/account/linked/{id:\d{1,10}}/unlink")
+    config.add_route("camauth.account.passkeys", "/account/passkeys")
+    config.add_route("camauth.account.passkeys.options", "/account/passkeys/options")
+    config.add_route("camauth.account.passkeys.rename", r"/account/passkeys/{id:\d{1,10}}/rename")
+    config.add_route("camauth.account.passkeys.remove", r"/account/passkeys/{id:\d{1,10}}/remove")
     config.add_route("camauth.account.sessions", "/account/sessions")
     config.add_route("camauth.account.sessions.end", r"/account/sessions/{id:\d{1,10}}/end")
     config.add_route("camauth.account.sessions.end_others", "/account/sessions/end-others")
@@ -87,6 +97,8 @@ def includeme(config: Configurator) -> None:
     config.scan(".views.email_confirm")
     config.scan(".views.invitation")
     config.scan(".views.two_factor_login")
+    config.scan(".views.passkey_login")
+    config.scan(".views.passkeys")
     config.scan(".views.two_factor")
     config.scan(".views.reauth")
     config.scan(".views.recovery")

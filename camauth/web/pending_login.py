@@ -75,3 +75,11 @@ def current(request: Request) -> PendingLogin | None:
 
 def clear(request: Request) -> None:
     request.session.pop(PENDING_KEY, None)
+
+
+def current_or_none(request: Request) -> PendingLogin | None:
+    """The live pending login, or None (also when it has just expired)."""
+    try:
+        return current(request)
+    except Expired:
+        return None

@@ -58,7 +58,7 @@ def _page(
 def _ask_again_if_stale(request: Request, target: str) -> Response | None:
     """With two-factor, an old login must show the password and a code again (PRODUCT
     §8); without it, the form's current password is that proof."""
-    if not request.user.has_two_factor:
+    if not request.user.has_second_factor:
         return None
     query = {"next": target} if target else {}
     return ask_again_unless_recent(

@@ -69,7 +69,7 @@ def _not_ready(request: Request, target: str) -> Response | None:
     otherwise mint more tokens."""
     if request.session.bearer:
         return json_error(403, "Approve device logins in a browser.", "browser_required")
-    if not request.user.has_two_factor:
+    if not request.user.has_second_factor:  # codes or a passkey
         return render_page(
             request,
             "device.html",

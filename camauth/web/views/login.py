@@ -96,6 +96,7 @@ def _values(request: Request, form_rendered: str, error: str = "") -> dict[str, 
         "error": error,
         "notice": NOTICES.get(request.GET.get("notice", "")),
         "registration_open": app_settings(request.registry).registration != "closed",
+        "passwordless": app_settings(request.registry).passkeys_passwordless,
         # one button per configured provider (PRODUCT §18): plain links, no script
         "providers": [
             (client.provider.label, request.route_path("camauth.login.oidc", name=name))
@@ -165,10 +166,15 @@ def login_submit(request: Request) -> Response:
     return complete_login(request, result.user, target)
 
 
-def complete_login(request: Request, user: User, target: str) -> Response:
-    """The login succeeded: a new session, the device cookie, and on to ``target``."""
+def start_login(request: Request, user: User) -> None:
+    """The login succeeded: a new session, and the device cookie with the answer."""
     request.session.login(user)
     request.add_response_callback(lambda req, response: issue_device_cookie(req, response, user))
+
+
+def complete_login(request: Request, user: User, target: str) -> Response:
+    """The login succeeded: a new session, the device cookie, and on to ``target``."""
+    start_login(request, user)
     return see_other(target or home_path(request))
 
 

@@ -8,6 +8,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from ...models import User
 from ...services.authentication import Outcome, second_factor
 from .. import pending_login
 from ..forms import form_controls, make_form, second_step_schema
@@ -27,12 +28,18 @@ def _form(request: Request, recovery: bool) -> deform.Form:
 def _page(
     request: Request, recovery: bool, rendered: str, status: int = 200, error: str = ""
 ) -> Response:
+    pending = pending_login.current_or_none(request)
+    user = request.camauth.db.get(User, pending.user_id) if pending is not None else None
+    # a passkey is offered first; someone with passkeys only has no code to type
+    has_codes = user is None or user.has_two_factor or not user.has_passkeys
     return render_page(
         request,
         "two_factor_login.html",
         status=status,
         recovery=recovery,
-        form=form_html(rendered),
+        form=form_html(rendered) if has_codes else "",
+        codes=has_codes,
+        passkey=user is not None and user.has_passkeys,
         error=error,
         other_way=request.route_path(ROUTES[not recovery]),
     )

@@ -1,0 +1,99 @@
+"""The web side of a passkey ceremony (PRODUCT §19): the relying party, the
+challenge, and the JSON the page's script (static/passkeys.js) exchanges.
+
+A challenge is kept in the browser's session for ``CHALLENGE_MINUTES`` and is
+taken out of the session's row, locked, when the answer comes: of two answers
+sent at once (a replay, a double click) the second finds no challenge. Each
+ceremony has its own slot (``purpose``), and asking for new options replaces
+the slot's challenge, so only the newest ceremony of a kind can finish.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.response import Response
+
+from ..services.passkeys import CHALLENGE_MINUTES, RelyingParty
+from .context import app_settings
+from .json_errors import json_error
+
+PREFIX = "_passkey."
+MAX_BODY_BYTES = 100_000  # an answer is a few kB; anything near this is garbage
+EXPIRED = "The passkey request has expired or was already used. Try again."
+
+
+def relying_party(request: Request) -> RelyingParty:
+    settings = app_settings(request.registry)
+    return RelyingParty.from_public_url(settings.public_url, settings.site_name)
+
+
+def _now(request: Request) -> datetime:
+    now: datetime = request.registry["camauth.clock"]()
+    return now
+
+
+def keep_challenge(request: Request, purpose: str, challenge: str) -> None:
+    until = _now(request) + timedelta(minutes=CHALLENGE_MINUTES)
+    request.session.put_expiring(PREFIX + purpose, challenge, until)
+
+
+def take_challenge(request: Request, purpose: str) -> str | None:
+    """The challenge kept for ``purpose``, once; None if none is live."""
+    entry = request.session.take_stored(PREFIX + purpose)
+    if not isinstance(entry, dict):
+        return None
+    try:
+        until = datetime.fromisoformat(entry["_expires"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    challenge = entry.get("value")
+    if until <= _now(request) or not isinstance(challenge, str):
+        return None
+    return challenge
+
+
+class BadAnswer(Exception):
+    """The script's request body was not what it sends."""
+
+
+def answer_fields(request: Request, *names: str) -> dict[str, str]:
+    """The named fields of the JSON object posted, each a string. The credential
+    (an object) is passed on as JSON text for the ``webauthn`` package to parse."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise BadAnswer("The request is too large.")
+    body = request.body_file.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise BadAnswer("The request is too large.")
+    try:
+        posted = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadAnswer("The request is not JSON.") from None
+    if not isinstance(posted, dict):
+        raise BadAnswer("The request is not a JSON object.")
+    fields: dict[str, str] = {}
+    for name in names:
+        value: Any = posted.get(name)
+        if isinstance(value, dict):
+            value = json.dumps(value)
+        if not isinstance(value, str):
+            raise BadAnswer(f"The request has no {name}.")
+        fields[name] = value
+    return fields
+
+
+def options_response(options_json: str) -> Response:
+    response = Response(body=options_json.encode(), content_type="application/json")
+    return response
+
+
+def go_to(target: str) -> Response:
+    """Success: the script moves the browser on to ``target``."""
+    return Response(json_body={"redirect": target})
+
+
+def refused(status: int, message: str) -> Response:
+    return json_error(status, message)

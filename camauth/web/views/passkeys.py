@@ -1,0 +1,144 @@
+"""``/account/passkeys`` (PRODUCT §19): register, list, rename and remove passkeys.
+
+Every change needs a recent authentication. Registering is a ceremony with the
+browser: the page's script asks ``/account/passkeys/options`` for the options
+(its challenge kept in the session), lets the browser create the passkey, and
+posts the answer with its name to ``/account/passkeys``. Someone who owes a
+second factor by policy may come here too: a passkey is one.
+"""
+
+from __future__ import annotations
+
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ...services import passkeys, sessions
+from ...services.passkeys import PasskeyError
+from ...services.required_actions import Action
+from ..context import app_settings
+from ..navigation import RecordNotFound, see_other
+from ..passkey_ceremony import (
+    EXPIRED,
+    BadAnswer,
+    answer_fields,
+    go_to,
+    keep_challenge,
+    options_response,
+    refused,
+    relying_party,
+    take_challenge,
+)
+from ..reauth import ask_again_unless_recent, reauthenticate_url, recently_authenticated
+from ..rendering import render_page
+from ..security import action_permission
+
+PAGE = "camauth.account.passkeys"
+OPTIONS = "camauth.account.passkeys.options"
+RENAME = "camauth.account.passkeys.rename"
+REMOVE = "camauth.account.passkeys.remove"
+PURPOSE = "register"
+# someone who must set up a second factor may add a passkey as theirs
+MAY_ADD = action_permission(Action.SET_UP_TWO_FACTOR)
+REAUTH_FIRST = "Confirm it is you first: reload this page."
+
+
+def _page(request: Request, status: int = 200, error: str = "") -> Response:
+    return render_page(
+        request,
+        "account_passkeys.html",
+        status=status,
+        error=error,
+        passkeys=passkeys.passkeys_of(request.camauth, request.user),
+        name_length=passkeys.NAME_LENGTH,
+        passwordless=app_settings(request.registry).passkeys_passwordless,
+    )
+
+
+@view_config(route_name=PAGE, request_method="GET", permission=MAY_ADD)
+def passkeys_page(request: Request) -> Response:
+    return ask_again_unless_recent(request) or _page(request)
+
+
+@view_config(
+    route_name="camauth.account.passkeys.options", request_method="POST", permission=MAY_ADD
+)
+def registration_options(request: Request) -> Response:
+    if not recently_authenticated(request):
+        return refused(403, REAUTH_FIRST)
+    options, challenge = passkeys.registration_options(
+        request.camauth, relying_party(request), request.user
+    )
+    keep_challenge(request, PURPOSE, challenge)
+    return options_response(options)
+
+
+@view_config(route_name=PAGE, request_method="POST", permission=MAY_ADD)
+def register(request: Request) -> Response:
+    if not recently_authenticated(request):
+        return refused(403, REAUTH_FIRST)
+    try:
+        fields = answer_fields(request, "name", "credential")
+    except BadAnswer as bad:
+        return refused(400, str(bad))
+    challenge = take_challenge(request, PURPOSE)
+    if challenge is None:
+        return refused(400, EXPIRED)
+    user = request.user
+    first = not user.has_second_factor
+    try:
+        passkey = passkeys.register(
+            request.camauth,
+            relying_party(request),
+            user,
+            fields["credential"],
+            challenge,
+            fields["name"],
+        )
+    except PasskeyError as problem:
+        return refused(400, str(problem))
+    if first:
+        # the first second factor: sessions opened without it end, as when an
+        # authenticator app is set up
+        sessions.end_user_sessions(request.camauth, user, keep_id=request.session.session_id)
+    request.session.flash(f"Passkey “{passkey.name}” added.")
+    return go_to(request.route_path(PAGE))
+
+
+def _passkey_id(request: Request) -> int:
+    try:
+        return int(request.matchdict["id"])
+    except (KeyError, ValueError):
+        raise RecordNotFound("There is no such passkey on your account.") from None
+
+
+def _changed(request: Request, change: str) -> Response:
+    """Rename or remove, after a recent authentication."""
+    if not recently_authenticated(request):
+        return see_other(reauthenticate_url(request, request.route_path(PAGE)))
+    ctx = request.camauth
+    try:
+        if change == "rename":
+            name = request.POST.get("name", "")
+            passkey = passkeys.rename(ctx, request.user, _passkey_id(request), name)
+            request.session.flash(f"Passkey renamed to “{passkey.name}”.")
+        else:
+            passkeys.remove(ctx, request.user, _passkey_id(request))
+            request.session.flash("Passkey removed.")
+    except PasskeyError as problem:
+        return _page(request, 400, str(problem))
+    return see_other(request.route_path(PAGE))
+
+
+@view_config(
+    route_name="camauth.account.passkeys.rename", request_method="POST", permission=MAY_ADD
+)
+def rename(request: Request) -> Response:
+    return _changed(request, "rename")
+
+
+@view_config(
+    route_name="camauth.account.passkeys.remove", request_method="POST", permission=MAY_ADD
+)
+def remove(request: Request) -> Response:
+    return _changed(request, "remove")
