@@ -193,7 +193,7 @@ def cmd_list_users(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> Non
     for user in accounts.list_users(ctx):
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
         admin = "yes" if user.is_admin else "no"
-        two_factor = "yes" if user.has_two_factor else "no"
+        two_factor = "yes" if user.has_second_factor else "no"  # codes or passkeys
         say(f"{user.username:<30} {user.status:<17} {admin:<5} {two_factor:<4} {last}")
 
 

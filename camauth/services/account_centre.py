@@ -23,14 +23,15 @@ class SecuritySummary:
     password_age_days: int | None
     # days until a change is forced (camauth.password.max_age_days), None if never
     password_days_left: int | None
-    two_factor_since: datetime | None
-    # "an authenticator app" or "a hardware token", if two-factor is on
+    two_factor_since: datetime | None  # codes or passkeys, whichever came first
+    # "an authenticator app", "a hardware token", "passkeys" or "… and passkeys"
     two_factor_method: str
     recovery_codes_left: int
+    has_codes: bool = False  # an app or token: recovery codes belong to it
 
     @property
     def few_recovery_codes(self) -> bool:
-        return self.two_factor_since is not None and self.recovery_codes_left <= FEW_RECOVERY_CODES
+        return self.has_codes and self.recovery_codes_left <= FEW_RECOVERY_CODES
 
 
 def security_summary(ctx: Context, user: User) -> SecuritySummary:
@@ -45,7 +46,11 @@ def security_summary(ctx: Context, user: User) -> SecuritySummary:
         hardware = credential is not None and credential.kind == TwoFactorKind.HARDWARE
         method = "a hardware token" if hardware else "an authenticator app"
         codes = recovery_codes.remaining(ctx, user)
-    return SecuritySummary(changed, age, left, user.two_factor_enabled_at, method, codes)
+    if user.has_passkeys:
+        method = f"{method} and passkeys" if method else "passkeys"
+    moments = [m for m in (user.two_factor_enabled_at, user.passkeys_since) if m is not None]
+    since = min(moments) if moments else None
+    return SecuritySummary(changed, age, left, since, method, codes, user.has_two_factor)
 
 
 def recent_activity(ctx: Context, user: User, limit: int = RECENT_EVENTS) -> Sequence[AuditEvent]:

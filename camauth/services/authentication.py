@@ -238,6 +238,7 @@ def second_factor(
 
 
 REAUTH_REFUSED = "The password or authentication code is not correct."
+PASSKEY_NEEDED = "Confirm it is you with your passkey."
 
 
 def reauthenticate(
@@ -254,6 +255,9 @@ def reauthenticate(
         event = Event.LOGIN_FAILURE
         return count_refusal(ctx, user, scope, "reauth_password", event, REAUTH_REFUSED)
     if not user.has_two_factor:
+        if user.has_passkeys:
+            # a password is one factor; their second is a passkey, asked for instead
+            return LoginResult(Outcome.WRONG_CODE, user=user, scope=scope, message=PASSKEY_NEEDED)
         return LoginResult(Outcome.OK, user=user, scope=scope)
     if recovery_codes.looks_like_recovery_code(code):
         left = mfa.use_recovery_code(ctx, user, code)

@@ -224,6 +224,28 @@ def record_failure(
     return FailureResult(failures, until)
 
 
+def record_network_failure(ctx: Context, reason: str, event: Event) -> None:
+    """Count a failure that names no username (a passkey nobody registered here)
+    toward the client's network throttle only: no username's lock row, which one
+    client could otherwise lock for everyone. Audited as ``event``."""
+    origin = ctx.origin
+    ctx.db.add(
+        LoginFailure(
+            username_key="",
+            scope=UNTRUSTED_SCOPE,
+            user_exists=False,
+            ip=origin.ip[:45],
+            network=origin.network,
+            user_agent=origin.user_agent[:500],
+            reason=reason,
+            created_at=ctx.clock(),
+        )
+    )
+    ctx.db.flush()
+    _audit_if_throttle_begins(ctx, None, "")
+    audit.record(ctx, event, details={"reason": reason, "scope": "untrusted"})
+
+
 def _network_failures_since(ctx: Context, network: str, since: datetime) -> int:
     count = ctx.db.scalar(
         select(func.count()).where(LoginFailure.network == network, LoginFailure.created_at > since)

@@ -278,11 +278,16 @@ def regenerate_recovery_codes(ctx: Context, user: User) -> list[str]:
     return codes
 
 
-def remove(ctx: Context, user: User, *, keep_session_id: int | None = None) -> None:
-    """Remove ``user``'s two-factor credential, recovery codes and passkeys, and end
-    their sessions (but ``keep_session_id``). Audited, saying who removed it."""
+def remove(
+    ctx: Context, user: User, *, keep_session_id: int | None = None, with_passkeys: bool = True
+) -> None:
+    """Remove ``user``'s two-factor credential, recovery codes and (``with_passkeys``,
+    an administrator's removal) passkeys, and end their sessions (but
+    ``keep_session_id``). Audited, saying who removed it. Someone turning off their
+    own authenticator app keeps their passkeys: they have a page of their own."""
     enrolled = _enrolled_meanwhile(ctx, user)
-    if not passkeys.remove_all(ctx, user) and not enrolled:
+    removed_passkeys = passkeys.remove_all(ctx, user) if with_passkeys else 0
+    if not removed_passkeys and not enrolled:
         raise TwoFactorError(f"{user.username} has no two-factor authentication")
     execute_bulk(ctx.db, delete(TwoFactorCredential).where(TwoFactorCredential.user_id == user.id))
     recovery_codes.delete_all(ctx, user)

@@ -10,6 +10,7 @@ caller (the browser's session), used once, for ``CHALLENGE_MINUTES``.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,9 +63,14 @@ class RelyingParty:
 
     @classmethod
     def from_public_url(cls, public_url: str, name: str) -> RelyingParty:
-        origin = (public_url or DEVELOPMENT_ORIGIN).rstrip("/")
-        parts = urlsplit(origin)
-        return cls(id=parts.hostname or "localhost", origin=origin, name=name)
+        """The origin as browsers report it: lower-case scheme and host, no default
+        port, no path (``https://Login.Example.org:443/`` is ``https://login.example.org``)."""
+        parts = urlsplit(public_url or DEVELOPMENT_ORIGIN)
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "localhost").lower()
+        default_port = {"https": 443, "http": 80}.get(scheme)
+        port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+        return cls(id=host, origin=f"{scheme}://{host}{port}", name=name)
 
 
 def passkeys_of(ctx: Context, user: User) -> Sequence[Passkey]:
@@ -128,8 +134,12 @@ def _response(raw: str) -> str:
 def register(
     ctx: Context, rp: RelyingParty, user: User, raw_response: str, challenge: str, name: str
 ) -> Passkey:
-    """Verify the browser's answer to ``registration_options`` and keep the passkey."""
+    """Verify the browser's answer to ``registration_options`` and keep the passkey.
+
+    The user's row is held first, as removals hold it: a registration and the
+    removal of the last passkey at the same moment leave ``passkeys_since`` right."""
     name = _checked_name(name)
+    serial.hold_row(ctx, user, key_share=True)
     try:
         credential = parse_registration_credential_json(_response(raw_response))
         verified = verify_registration_response(
@@ -164,26 +174,41 @@ def register(
 
 
 def authentication_options(
-    ctx: Context, rp: RelyingParty, user: User | None = None
+    ctx: Context,
+    rp: RelyingParty,
+    user: User | None = None,
+    *,
+    require_verification: bool | None = None,
 ) -> tuple[str, str]:
     """Options for a second step (``user``'s passkeys only) or, without a user, for a
-    passwordless login (any discoverable passkey for this site)."""
+    passwordless login (any discoverable passkey for this site). User verification
+    (``require_verification``) is required without a user, preferred with one,
+    unless said."""
     allowed = [_descriptor(passkey) for passkey in passkeys_of(ctx, user)] if user else []
+    required = user is None if require_verification is None else require_verification
     options = generate_authentication_options(
         rp_id=rp.id,
         allow_credentials=allowed,
         user_verification=UserVerificationRequirement.REQUIRED
-        if user is None
+        if required
         else UserVerificationRequirement.PREFERRED,
     )
     return options_to_json(options), bytes_to_base64url(options.challenge)
 
 
+_CREDENTIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,1400}")
+
+
 def _parsed_assertion(raw_response: str) -> Any:
+    unreadable = PasskeyError("The browser's answer could not be read. Try again.")
     try:
-        return parse_authentication_credential_json(_response(raw_response))
-    except (WebAuthnException, ValueError, TypeError, KeyError):
-        raise PasskeyError("The browser's answer could not be read. Try again.") from None
+        credential = parse_authentication_credential_json(_response(raw_response))
+    except (WebAuthnException, ValueError, TypeError, KeyError, RecursionError):
+        raise unreadable from None
+    # looked up by id next: base64url only (a NUL is no text PostgreSQL stores)
+    if not isinstance(credential.id, str) or not _CREDENTIAL_ID.fullmatch(credential.id):
+        raise unreadable
+    return credential
 
 
 def owner_of(ctx: Context, raw_response: str) -> int | None:
@@ -194,14 +219,23 @@ def owner_of(ctx: Context, raw_response: str) -> int | None:
 
 
 def authenticate(
-    ctx: Context, rp: RelyingParty, raw_response: str, challenge: str, user: User | None = None
+    ctx: Context,
+    rp: RelyingParty,
+    raw_response: str,
+    challenge: str,
+    user: User | None = None,
+    *,
+    require_verification: bool | None = None,
 ) -> Passkey:
     """The passkey that signed the browser's answer, verified and its counter moved on.
 
     With ``user`` (the second step) it must be one of theirs; without (passwordless)
     user verification is required and the passkey names its user."""
     credential = _parsed_assertion(raw_response)
-    passkey = ctx.db.scalar(select(Passkey).where(Passkey.credential_id == credential.id))
+    # locked to the end of the transaction: two answers at once (from two devices'
+    # scopes, which no lock row orders) compare their counters one after the other
+    found = select(Passkey).where(Passkey.credential_id == credential.id).with_for_update()
+    passkey = ctx.db.scalar(found.execution_options(populate_existing=True))
     if passkey is None or (user is not None and passkey.user_id != user.id):
         raise PasskeyError("This passkey is not registered for this account.")
     handle = credential.response.user_handle
@@ -217,7 +251,9 @@ def authenticate(
             expected_origin=rp.origin,
             credential_public_key=passkey.public_key,
             credential_current_sign_count=0,
-            require_user_verification=user is None,
+            require_user_verification=(
+                user is None if require_verification is None else require_verification
+            ),
         )
     except (WebAuthnException, ValueError, TypeError, KeyError):
         raise PasskeyError("The passkey's answer could not be verified.") from None

@@ -61,6 +61,10 @@ def includeme(config: Configurator) -> None:
         "camauth.account.recovery_codes.saved", "/account/two-factor/recovery-codes/saved"
     )
     config.add_route("camauth.reauthenticate", "/account/reauthenticate")
+    config.add_route("camauth.reauthenticate.passkey", "/account/reauthenticate/passkey")
+    config.add_route(
+        "camauth.reauthenticate.passkey.options", "/account/reauthenticate/passkey/options"
+    )
     config.add_route("camauth.account.linked", "/account/linked")
     config.add_route(
         "camauth.account.linked.link", r"/account/linked/link/{name:[a-z0-9][a-z0-9_-]{0,31}}"
@@ -99,6 +103,7 @@ def includeme(config: Configurator) -> None:
     config.scan(".views.two_factor_login")
     config.scan(".views.passkey_login")
     config.scan(".views.passkeys")
+    config.scan(".views.passkey_reauth")
     config.scan(".views.two_factor")
     config.scan(".views.reauth")
     config.scan(".views.recovery")

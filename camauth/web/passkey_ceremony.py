@@ -70,7 +70,7 @@ def answer_fields(request: Request, *names: str) -> dict[str, str]:
         raise BadAnswer("The request is too large.")
     try:
         posted = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadAnswer("The request is not JSON.") from None
     if not isinstance(posted, dict):
         raise BadAnswer("The request is not a JSON object.")
@@ -78,7 +78,10 @@ def answer_fields(request: Request, *names: str) -> dict[str, str]:
     for name in names:
         value: Any = posted.get(name)
         if isinstance(value, dict):
-            value = json.dumps(value)
+            try:
+                value = json.dumps(value)
+            except RecursionError:
+                raise BadAnswer(f"The request's {name} is nested too deeply.") from None
         if not isinstance(value, str):
             raise BadAnswer(f"The request has no {name}.")
         fields[name] = value

@@ -9,7 +9,7 @@ from datetime import timedelta
 from camauth.models import UNTRUSTED_SCOPE, UserStatus
 from camauth.services import audit, lockout, passkey_login, passkeys
 from camauth.services.audit import Event
-from camauth.services.authentication import Outcome, authenticate
+from camauth.services.authentication import PASSKEY_NEEDED, Outcome, authenticate, reauthenticate
 from camauth.services.passkey_login import UNKNOWN_PASSKEY
 
 from ..conftest import GOOD_PASSWORD
@@ -123,3 +123,66 @@ def test_removing_the_last_passkey_clears_the_second_factor(ctx):
     passkeys.remove(ctx, alice, second.id)
     assert not alice.has_passkeys and not alice.has_second_factor
     assert authenticate(ctx, "alice", GOOD_PASSWORD).outcome is Outcome.OK
+
+
+def test_unknown_passkeys_lock_no_username_and_throttle_their_network(ctx):
+    ctx = with_settings(ctx, lockout_threshold=2, lockout_ip_threshold=3)
+    stranger = SoftAuthenticator()
+    someone = add_user(ctx, "someone")
+    registered(ctx, someone, stranger)
+    passkeys.remove_all(ctx, someone)
+    # from many networks: each counted, none locks a username (the empty one included)
+    for number in range(4):
+        result = passwordless(from_ip(ctx, f"203.0.{number}.9"), stranger)
+        assert result.outcome is Outcome.WRONG_CODE
+    assert lockout.locked_until(ctx, "", UNTRUSTED_SCOPE) is None
+    # from one network: past its threshold it must wait, like a password sprayer
+    spraying = from_ip(ctx, "192.0.2.1")
+    outcomes = [passwordless(spraying, stranger).outcome for _ in range(5)]
+    assert outcomes[:4] == [Outcome.WRONG_CODE] * 4 and outcomes[4] is Outcome.THROTTLED
+    assert len(audit.events(ctx, event=Event.IP_THROTTLE)) == 1
+
+
+def test_a_trusted_device_is_not_held_by_its_networks_throttle(ctx):
+    ctx = with_settings(ctx, lockout_ip_threshold=1)
+    alice = add_user(ctx)
+    device = SoftAuthenticator()
+    registered(ctx, alice, device)
+    office = from_ip(ctx, "192.0.2.1")
+    for _ in range(3):  # someone at the office sprays passwords
+        authenticate(office, "nobody", "a wrong password entirely")
+    options, challenge = passkeys.authentication_options(office, RP)
+    answer = json.dumps(device.assert_(options))
+    trusted = passkey_login.passwordless(office, RP, answer, challenge, lambda user: "device-1")
+    assert trusted.outcome is Outcome.OK
+    assert passwordless(office, device).outcome is Outcome.THROTTLED  # untrusted: held
+
+
+def test_the_right_passkey_of_a_disabled_account_is_counted_and_audited(ctx):
+    alice = add_user(ctx)
+    device = SoftAuthenticator()
+    registered(ctx, alice, device)
+    alice.status = UserStatus.DISABLED
+    assert passwordless(ctx, device).outcome is Outcome.INVALID
+    assert failure_rows(ctx, "alice") == 1
+    [refused] = audit.events(ctx, event=Event.PASSKEY_REFUSED)
+    assert refused.details["reason"] == "disabled"
+
+
+def test_reauthentication_needs_the_passkey_when_it_is_the_second_factor(ctx):
+    alice = add_user(ctx)
+    device = SoftAuthenticator()
+    registered(ctx, alice, device)
+    by_password = reauthenticate(ctx, alice, GOOD_PASSWORD)
+    assert by_password.outcome is Outcome.WRONG_CODE and by_password.message == PASSKEY_NEEDED
+    options, challenge = passkeys.authentication_options(ctx, RP, alice, require_verification=True)
+    assert json.loads(options)["userVerification"] == "required"
+    unverified = json.dumps(device.assert_(options, user_verified=False))
+    refused = passkey_login.reauthenticate(
+        ctx, RP, alice, unverified, challenge, scope=UNTRUSTED_SCOPE
+    )
+    assert refused.outcome is Outcome.WRONG_CODE and failure_rows(ctx, "alice") == 1
+    options, challenge = passkeys.authentication_options(ctx, RP, alice, require_verification=True)
+    answer = json.dumps(device.assert_(options))
+    confirmed = passkey_login.reauthenticate(ctx, RP, alice, answer, challenge, scope="")
+    assert confirmed.outcome is Outcome.OK

@@ -26,6 +26,7 @@ ASSERTION = json.dumps(RECORDED["authentication"]["response"])
 def alice(ctx):
     user = accounts.create_user(ctx, "alice", password=GOOD_PASSWORD)
     user.webauthn_user_handle = RECORDED["user_handle"]  # the handle the browser was given
+    ctx.db.flush()  # as the options request would have committed it
     return user
 
 

@@ -15,6 +15,7 @@ from camauth.services.passkeys import PasskeyError, RelyingParty
 
 from ..conftest import GOOD_PASSWORD
 from ..webauthn_authenticator import SoftAuthenticator
+from .test_mfa import enrol_app
 
 RP = RelyingParty.from_public_url("", "camauth")
 
@@ -155,3 +156,38 @@ def test_removing_two_factor_removes_passkeys_too(ctx):
     assert len(events(ctx, "two_factor_removed")) == 1
     with pytest.raises(mfa.TwoFactorError):
         mfa.remove(ctx, alice)  # nothing left to remove
+    assert not alice.has_passkeys and not alice.has_second_factor
+
+
+def test_turning_off_ones_own_app_keeps_ones_passkeys(ctx, clock):
+    alice = user(ctx, "alice")
+    enrol_app(ctx, clock, alice)
+    registered(ctx, alice, SoftAuthenticator())
+    mfa.remove(ctx, alice, with_passkeys=False)  # the two-factor page's "turn off"
+    assert not alice.has_two_factor
+    assert alice.has_passkeys and [p.name for p in passkeys.passkeys_of(ctx, alice)] == ["Laptop"]
+
+
+@pytest.mark.parametrize(
+    "credential_id",
+    ["\x00", "a\x00b", "a" * 1401, "not base64url!", ""],
+    ids=["nul", "inner-nul", "too-long", "punctuation", "empty"],
+)
+def test_an_assertion_with_an_odd_credential_id_is_unreadable(ctx, credential_id):
+    alice = user(ctx, "alice")
+    device = SoftAuthenticator()
+    registered(ctx, alice, device)
+    options, challenge = passkeys.authentication_options(ctx, RP)
+    answer = device.assert_(options)
+    answer["id"] = answer["rawId"] = credential_id
+    with pytest.raises(PasskeyError, match="could not be read"):
+        passkeys.owner_of(ctx, json.dumps(answer))
+    with pytest.raises(PasskeyError, match="could not be read"):
+        passkeys.authenticate(ctx, RP, json.dumps(answer), challenge)
+
+
+def test_the_relying_party_origin_is_written_as_browsers_send_it() -> None:
+    rp = RelyingParty.from_public_url("HTTPS://Login.Example.ORG:443/camauth/", "Example")
+    assert (rp.id, rp.origin) == ("login.example.org", "https://login.example.org")
+    rp = RelyingParty.from_public_url("http://localhost:8080", "Example")
+    assert (rp.id, rp.origin) == ("localhost", "http://localhost:8080")

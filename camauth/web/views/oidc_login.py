@@ -173,7 +173,7 @@ def _log_in(
     if not user.is_active:
         message = "This account cannot log in. Ask an administrator if you think it should."
         return _refused(request, client, LoginRefused("user_inactive", message), user)
-    if user.has_two_factor and not provider.skip_two_factor:
+    if user.has_second_factor and not provider.skip_two_factor:  # codes or a passkey
         # camauth's own second step, as after a password: the login is recorded (as
         # login_success) when the code is accepted, not before
         scope = trusted_device_at_login(request, user.username) or UNTRUSTED_SCOPE

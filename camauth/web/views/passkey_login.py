@@ -61,10 +61,12 @@ def passwordless_login(request: Request) -> Response:
         fields = answer_fields(request, "credential")
     except BadAnswer as bad:
         return refused(400, str(bad))
+    # before this request holds any lock (taking the challenge locks the session's
+    # row; on SQLite, the database), which the clean-up's own transaction would wait for
+    housekeeping_if_due(request)
     challenge = take_challenge(request, PASSWORDLESS)
     if challenge is None:
         return refused(400, EXPIRED)
-    housekeeping_if_due(request)
     pending_login.clear(request)
 
     def scope_of(user: User) -> str:

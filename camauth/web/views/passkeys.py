@@ -17,7 +17,7 @@ from ...services import passkeys, sessions
 from ...services.passkeys import PasskeyError
 from ...services.required_actions import Action
 from ..context import app_settings
-from ..navigation import RecordNotFound, see_other
+from ..navigation import RecordNotFound, commit_anyway, see_other
 from ..passkey_ceremony import (
     EXPIRED,
     BadAnswer,
@@ -96,7 +96,8 @@ def register(request: Request) -> Response:
             fields["name"],
         )
     except PasskeyError as problem:
-        return refused(400, str(problem))
+        # the challenge taken stays taken, even under a host's commit veto
+        return commit_anyway(refused(400, str(problem)))
     if first:
         # the first second factor: sessions opened without it end, as when an
         # authenticator app is set up

@@ -46,16 +46,29 @@ def _form(request: Request) -> deform.Form:
     return reauth_form(request, "Confirm", "reauthenticate", "camauth.reauthenticate")
 
 
-def _page(request: Request, rendered: str, status: int = 200, error: str = "") -> Response:
+def _page(
+    request: Request, rendered: str, status: int = 200, error: str = "", target: str = ""
+) -> Response:
+    user = request.user
+    # someone whose second factor is a passkey confirms with it: no password form
+    passkey_only = user.has_passkeys and not user.has_two_factor
+    passkey_url = request.route_path(
+        "camauth.reauthenticate.passkey", _query={"next": target} if target else {}
+    )
     return render_page(
-        request, "reauthenticate.html", status=status, form=form_html(rendered), error=error
+        request,
+        "reauthenticate.html",
+        status=status,
+        form="" if passkey_only else form_html(rendered),
+        error=error,
+        passkey_url=passkey_url if user.has_passkeys else "",
     )
 
 
 @view_config(route_name="camauth.reauthenticate", request_method="GET", permission=SIGNED_IN)
 def reauthenticate_page(request: Request) -> Response:
     target = safe_next(request.GET.get("next")) or ""
-    return _page(request, _form(request).render({"next": target}))
+    return _page(request, _form(request).render({"next": target}), target=target)
 
 
 @view_config(route_name="camauth.reauthenticate", request_method="POST", permission=SIGNED_IN)
@@ -68,6 +81,12 @@ def reauthenticate_submit(request: Request) -> Response:
     refused = check_identity(request, values)
     if refused is not None:
         rendered = form.render({"next": values["next"]})
-        page = _page(request, rendered, STATUS[refused.outcome], refusal_message(refused))
+        page = _page(
+            request,
+            rendered,
+            STATUS[refused.outcome],
+            refusal_message(refused),
+            safe_next(values["next"]) or "",
+        )
         return commit_anyway(page)
     return see_other(safe_next(values["next"]) or home_path(request))

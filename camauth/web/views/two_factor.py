@@ -186,7 +186,9 @@ def disable_submit(request: Request) -> Response:
             request, form.render({}), STATUS[refused.outcome], refusal_message(refused)
         )
         return commit_anyway(page)
-    mfa.remove(request.camauth, user, keep_session_id=request.session.session_id)
+    mfa.remove(
+        request.camauth, user, keep_session_id=request.session.session_id, with_passkeys=False
+    )
     request.session.pop(CODES_KEY, None)
     request.session.flash("Two-factor authentication is off.")
     send_two_factor_changed(request, user, turned_on=False)
