@@ -24,6 +24,7 @@ from .json_errors import json_error
 PREFIX = "_passkey."
 MAX_BODY_BYTES = 100_000  # an answer is a few kB; anything near this is garbage
 EXPIRED = "The passkey request has expired or was already used. Try again."
+CREDENTIAL = "credential"  # the browser's answer: an object, passed on as JSON text
 
 
 def relying_party(request: Request) -> RelyingParty:
@@ -77,7 +78,7 @@ def answer_fields(request: Request, *names: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name in names:
         value: Any = posted.get(name)
-        if isinstance(value, dict):
+        if isinstance(value, dict) and name == CREDENTIAL:  # only the credential is an object
             try:
                 value = json.dumps(value)
             except RecursionError:
