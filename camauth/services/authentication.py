@@ -197,6 +197,27 @@ def changed_since(user: User, moment: datetime) -> bool:
     return any(changed is not None and changed > moment for changed in changes)
 
 
+def ready_for_second_step(
+    ctx: Context, user_id: int, scope: str, password_checked_at: datetime, *, codes: bool
+) -> tuple[User, lockout.HeldLock] | LoginResult:
+    """The user of a login whose password was right at ``password_checked_at``, and
+    their scope's lock row held, when the second step (with ``codes``, or a
+    passkey) may be tried now; otherwise the answer to give."""
+    user = accounts.get_user(ctx, user_id)
+    has_factor = user is not None and (user.has_two_factor if codes else user.has_passkeys)
+    if user is None or not user.is_active or not has_factor:
+        # deleted, disabled or the factor removed since the password step
+        return LoginResult(Outcome.INVALID, scope=scope)
+    if changed_since(user, password_checked_at):
+        # a new password (or device) ends logins begun with the old one, as it
+        # ends sessions: whoever knew the old password must start again
+        return LoginResult(Outcome.INVALID, scope=scope)
+    held = hold_unless_refused(ctx, user, scope)
+    if isinstance(held, LoginResult):
+        return held
+    return user, held
+
+
 def second_factor(
     ctx: Context,
     user_id: int,
@@ -209,17 +230,10 @@ def second_factor(
     """The second step of a login whose password was right at
     ``password_checked_at``: a code from the device, or (``recovery``) one of the
     user's recovery codes."""
-    user = accounts.get_user(ctx, user_id)
-    if user is None or not user.is_active or not user.has_two_factor:
-        # deleted, disabled or two-factor removed since the password step
-        return LoginResult(Outcome.INVALID, scope=scope)
-    if changed_since(user, password_checked_at):
-        # a new password (or device) ends logins begun with the old one, as it
-        # ends sessions: whoever knew the old password must start again
-        return LoginResult(Outcome.INVALID, scope=scope)
-    held = hold_unless_refused(ctx, user, scope)
-    if isinstance(held, LoginResult):
-        return held
+    ready = ready_for_second_step(ctx, user_id, scope, password_checked_at, codes=True)
+    if isinstance(ready, LoginResult):
+        return ready
+    user, held = ready
     if recovery:
         left = mfa.use_recovery_code(ctx, user, code)
         if left is None:

@@ -19,10 +19,10 @@ from .audit import Event
 from .authentication import (
     LoginResult,
     Outcome,
-    changed_since,
     count_refusal,
     hold_unless_refused,
     network_throttled_until,
+    ready_for_second_step,
     succeed,
 )
 from .context import Context
@@ -43,14 +43,10 @@ def second_step(
 ) -> LoginResult:
     """The second step of a login whose password was right at ``password_checked_at``:
     one of the user's own passkeys."""
-    user = accounts.get_user(ctx, user_id)
-    if user is None or not user.is_active or not user.has_passkeys:
-        return LoginResult(Outcome.INVALID, scope=scope)
-    if changed_since(user, password_checked_at):
-        return LoginResult(Outcome.INVALID, scope=scope)
-    held = hold_unless_refused(ctx, user, scope)
-    if isinstance(held, LoginResult):
-        return held
+    ready = ready_for_second_step(ctx, user_id, scope, password_checked_at, codes=False)
+    if isinstance(ready, LoginResult):
+        return ready
+    user, held = ready
     try:
         passkey = passkeys.authenticate(ctx, rp, raw_response, challenge, user=user)
     except PasskeyError as refused:

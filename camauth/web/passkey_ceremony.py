@@ -11,6 +11,7 @@ the slot's challenge, so only the newest ceremony of a kind can finish.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -87,6 +88,26 @@ def answer_fields(request: Request, *names: str) -> dict[str, str]:
             raise BadAnswer(f"The request has no {name}.")
         fields[name] = value
     return fields
+
+
+@dataclass(frozen=True)
+class Answer:
+    fields: dict[str, str]  # the named fields posted
+    challenge: str  # the one kept for this ceremony, now taken
+
+
+def answer(request: Request, purpose: str, *names: str) -> Answer | Response:
+    """The script's answer to a ``purpose`` ceremony and its challenge (taken, so
+    used once), or the 400 to send: a body that is not what the script sends, or
+    no live challenge (expired, already used, never asked for)."""
+    try:
+        fields = answer_fields(request, *names)
+    except BadAnswer as bad:
+        return refused(400, str(bad))
+    challenge = take_challenge(request, purpose)
+    if challenge is None:
+        return refused(400, EXPIRED)
+    return Answer(fields, challenge)
 
 
 def options_response(options_json: str) -> Response:

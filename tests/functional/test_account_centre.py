@@ -77,8 +77,9 @@ def test_profile_and_security_summary(app, alice, clock):
     assert security["Password"].endswith("(3 days ago)")
     assert security["Two-factor"].startswith("off")
     assert "Recovery codes" not in security
+    assert security["Passkeys"] == "none"
     buttons = {a.get_text(strip=True) for a in page.html.select("#security a.btn")}
-    assert buttons == {"Change password", "Set up two-factor"}
+    assert buttons == {"Change password", "Set up two-factor", "Passkeys"}
     # not an administrator: no way to the console from here
     assert "administration console" not in page.text
 

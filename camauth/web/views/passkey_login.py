@@ -15,21 +15,11 @@ from pyramid.view import view_config
 from ...models import UNTRUSTED_SCOPE, User
 from ...services import passkey_login, passkeys
 from ...services.authentication import LoginResult, Outcome
+from .. import passkey_ceremony as ceremony
 from .. import pending_login
 from ..context import app_settings, housekeeping_if_due
 from ..device import trusted_device_for
 from ..navigation import commit_anyway, home_path, safe_next
-from ..passkey_ceremony import (
-    EXPIRED,
-    BadAnswer,
-    answer_fields,
-    go_to,
-    keep_challenge,
-    options_response,
-    refused,
-    relying_party,
-    take_challenge,
-)
 from .login import STATUS, refusal_message, start_login
 
 PASSWORDLESS = "login"
@@ -43,43 +33,45 @@ def _passwordless_on(request: Request) -> None:
 
 
 def _refusal(result: LoginResult) -> Response:
-    return commit_anyway(refused(STATUS.get(result.outcome, 403), refusal_message(result)))
+    return commit_anyway(ceremony.refused(STATUS.get(result.outcome, 403), refusal_message(result)))
 
 
 @view_config(route_name="camauth.login.passkey.options", request_method="POST")
 def passwordless_options(request: Request) -> Response:
     _passwordless_on(request)
-    options, challenge = passkeys.authentication_options(request.camauth, relying_party(request))
-    keep_challenge(request, PASSWORDLESS, challenge)
-    return options_response(options)
+    options, challenge = passkeys.authentication_options(
+        request.camauth, ceremony.relying_party(request)
+    )
+    ceremony.keep_challenge(request, PASSWORDLESS, challenge)
+    return ceremony.options_response(options)
 
 
 @view_config(route_name="camauth.login.passkey", request_method="POST")
 def passwordless_login(request: Request) -> Response:
     _passwordless_on(request)
-    try:
-        fields = answer_fields(request, "credential")
-    except BadAnswer as bad:
-        return refused(400, str(bad))
     # before this request holds any lock (taking the challenge locks the session's
     # row; on SQLite, the database), which the clean-up's own transaction would wait for
     housekeeping_if_due(request)
-    challenge = take_challenge(request, PASSWORDLESS)
-    if challenge is None:
-        return refused(400, EXPIRED)
+    answer = ceremony.answer(request, PASSWORDLESS, "credential")
+    if isinstance(answer, Response):
+        return answer
     pending_login.clear(request)
 
     def scope_of(user: User) -> str:
         return trusted_device_for(request, user) or UNTRUSTED_SCOPE
 
     result = passkey_login.passwordless(
-        request.camauth, relying_party(request), fields["credential"], challenge, scope_of
+        request.camauth,
+        ceremony.relying_party(request),
+        answer.fields["credential"],
+        answer.challenge,
+        scope_of,
     )
     if result.outcome is not Outcome.OK or result.user is None:
         return _refusal(result)
     target = safe_next(request.GET.get("next")) or ""
     start_login(request, result.user)
-    return go_to(target or home_path(request))
+    return ceremony.go_to(target or home_path(request))
 
 
 @view_config(route_name="camauth.login.two_factor.passkey.options", request_method="POST")
@@ -87,41 +79,37 @@ def second_step_options(request: Request) -> Response:
     pending = pending_login.current_or_none(request)
     user = request.camauth.db.get(User, pending.user_id) if pending is not None else None
     if pending is None or user is None or not user.has_passkeys:
-        return refused(400, NO_PENDING_LOGIN)
+        return ceremony.refused(400, NO_PENDING_LOGIN)
     options, challenge = passkeys.authentication_options(
-        request.camauth, relying_party(request), user
+        request.camauth, ceremony.relying_party(request), user
     )
-    keep_challenge(request, SECOND_STEP, challenge)
-    return options_response(options)
+    ceremony.keep_challenge(request, SECOND_STEP, challenge)
+    return ceremony.options_response(options)
 
 
 @view_config(route_name="camauth.login.two_factor.passkey", request_method="POST")
 def second_step(request: Request) -> Response:
-    try:
-        fields = answer_fields(request, "credential")
-    except BadAnswer as bad:
-        return refused(400, str(bad))
     pending = pending_login.current_or_none(request)
     if pending is None:
-        return refused(400, NO_PENDING_LOGIN)
-    challenge = take_challenge(request, SECOND_STEP)
-    if challenge is None:
-        return refused(400, EXPIRED)
+        return ceremony.refused(400, NO_PENDING_LOGIN)
+    answer = ceremony.answer(request, SECOND_STEP, "credential")
+    if isinstance(answer, Response):
+        return answer
     result = passkey_login.second_step(
         request.camauth,
-        relying_party(request),
+        ceremony.relying_party(request),
         pending.user_id,
-        fields["credential"],
-        challenge,
+        answer.fields["credential"],
+        answer.challenge,
         scope=pending.scope,
         password_checked_at=pending.since,
     )
     if result.outcome is Outcome.OK and result.user is not None:
         pending_login.clear(request)
         start_login(request, result.user)
-        return go_to(pending.next or home_path(request))
+        return ceremony.go_to(pending.next or home_path(request))
     if result.outcome in (Outcome.INVALID, Outcome.LOCKED):
         pending_login.clear(request)  # nothing more can finish this login
     if result.outcome is Outcome.INVALID:
-        return commit_anyway(refused(400, NO_PENDING_LOGIN))
+        return commit_anyway(ceremony.refused(400, NO_PENDING_LOGIN))
     return _refusal(result)

@@ -12,19 +12,9 @@ from pyramid.view import view_config
 from ...models import UNTRUSTED_SCOPE
 from ...services import passkey_login, passkeys
 from ...services.authentication import Outcome
+from .. import passkey_ceremony as ceremony
 from ..device import trusted_device_for
 from ..navigation import commit_anyway, home_path, safe_next
-from ..passkey_ceremony import (
-    EXPIRED,
-    BadAnswer,
-    answer_fields,
-    go_to,
-    keep_challenge,
-    options_response,
-    refused,
-    relying_party,
-    take_challenge,
-)
 from ..security import SIGNED_IN
 from .login import STATUS, refusal_message
 
@@ -38,36 +28,32 @@ NO_PASSKEY = "Your account has no passkey."
 def reauthentication_options(request: Request) -> Response:
     user = request.user
     if not user.has_passkeys:
-        return refused(400, NO_PASSKEY)
+        return ceremony.refused(400, NO_PASSKEY)
     options, challenge = passkeys.authentication_options(
-        request.camauth, relying_party(request), user, require_verification=True
+        request.camauth, ceremony.relying_party(request), user, require_verification=True
     )
-    keep_challenge(request, PURPOSE, challenge)
-    return options_response(options)
+    ceremony.keep_challenge(request, PURPOSE, challenge)
+    return ceremony.options_response(options)
 
 
 @view_config(
     route_name="camauth.reauthenticate.passkey", request_method="POST", permission=SIGNED_IN
 )
 def reauthenticate(request: Request) -> Response:
-    try:
-        fields = answer_fields(request, "credential")
-    except BadAnswer as bad:
-        return refused(400, str(bad))
-    challenge = take_challenge(request, PURPOSE)
-    if challenge is None:
-        return refused(400, EXPIRED)
+    answer = ceremony.answer(request, PURPOSE, "credential")
+    if isinstance(answer, Response):
+        return answer
     user = request.user
     result = passkey_login.reauthenticate(
         request.camauth,
-        relying_party(request),
+        ceremony.relying_party(request),
         user,
-        fields["credential"],
-        challenge,
+        answer.fields["credential"],
+        answer.challenge,
         scope=trusted_device_for(request, user) or UNTRUSTED_SCOPE,
     )
     if result.outcome is not Outcome.OK:
         status = STATUS.get(result.outcome, 403)
-        return commit_anyway(refused(status, refusal_message(result)))
+        return commit_anyway(ceremony.refused(status, refusal_message(result)))
     request.session.mark_authenticated()
-    return go_to(safe_next(request.GET.get("next")) or home_path(request))
+    return ceremony.go_to(safe_next(request.GET.get("next")) or home_path(request))

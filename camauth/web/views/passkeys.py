@@ -16,19 +16,9 @@ from pyramid.view import view_config
 from ...services import passkeys, sessions
 from ...services.passkeys import PasskeyError
 from ...services.required_actions import Action
+from .. import passkey_ceremony as ceremony
 from ..context import app_settings
 from ..navigation import RecordNotFound, commit_anyway, see_other
-from ..passkey_ceremony import (
-    EXPIRED,
-    BadAnswer,
-    answer_fields,
-    go_to,
-    keep_challenge,
-    options_response,
-    refused,
-    relying_party,
-    take_challenge,
-)
 from ..reauth import ask_again_unless_recent, reauthenticate_url, recently_authenticated
 from ..rendering import render_page
 from ..security import action_permission
@@ -65,45 +55,42 @@ def passkeys_page(request: Request) -> Response:
 )
 def registration_options(request: Request) -> Response:
     if not recently_authenticated(request):
-        return refused(403, REAUTH_FIRST)
+        return ceremony.refused(403, REAUTH_FIRST)
     options, challenge = passkeys.registration_options(
-        request.camauth, relying_party(request), request.user
+        request.camauth, ceremony.relying_party(request), request.user
     )
-    keep_challenge(request, PURPOSE, challenge)
-    return options_response(options)
+    ceremony.keep_challenge(request, PURPOSE, challenge)
+    return ceremony.options_response(options)
 
 
 @view_config(route_name=PAGE, request_method="POST", permission=MAY_ADD)
 def register(request: Request) -> Response:
     if not recently_authenticated(request):
-        return refused(403, REAUTH_FIRST)
-    try:
-        fields = answer_fields(request, "name", "credential")
-    except BadAnswer as bad:
-        return refused(400, str(bad))
-    challenge = take_challenge(request, PURPOSE)
-    if challenge is None:
-        return refused(400, EXPIRED)
+        return ceremony.refused(403, REAUTH_FIRST)
+    answer = ceremony.answer(request, PURPOSE, "name", "credential")
+    if isinstance(answer, Response):
+        return answer
+    fields = answer.fields
     user = request.user
     first = not user.has_second_factor
     try:
         passkey = passkeys.register(
             request.camauth,
-            relying_party(request),
+            ceremony.relying_party(request),
             user,
             fields["credential"],
-            challenge,
+            answer.challenge,
             fields["name"],
         )
     except PasskeyError as problem:
         # the challenge taken stays taken, even under a host's commit veto
-        return commit_anyway(refused(400, str(problem)))
+        return commit_anyway(ceremony.refused(400, str(problem)))
     if first:
         # the first second factor: sessions opened without it end, as when an
         # authenticator app is set up
         sessions.end_user_sessions(request.camauth, user, keep_id=request.session.session_id)
     request.session.flash(f"Passkey “{passkey.name}” added.")
-    return go_to(request.route_path(PAGE))
+    return ceremony.go_to(request.route_path(PAGE))
 
 
 def _passkey_id(request: Request) -> int:
