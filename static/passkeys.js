@@ -96,10 +96,13 @@
     });
   }
 
+  // the alert is hidden while empty: an empty alert is still an alert to assistive
+  // technology (and to a test looking for the page's one alert)
   function say(element, text) {
     var message = element.querySelector("[data-passkey-message]");
     if (message) {
       message.textContent = text;
+      message.hidden = !text;
     }
   }
 

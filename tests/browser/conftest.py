@@ -13,6 +13,7 @@ Chromium these tests skip locally and fail on CI (``require_chromium``).
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,11 +70,21 @@ class LiveServer:
             ctx.db.close()
 
 
+def free_port() -> int:
+    """A port free on 127.0.0.1 just now, for a server whose settings must name its
+    address before it starts (``serve(..., port=...)``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @contextmanager
-def serve(settings: dict[str, Any], clock: FakeClock) -> Iterator[LiveServer]:
-    """camauth with ``settings`` in a real waitress server on a thread of its own."""
+def serve(settings: dict[str, Any], clock: FakeClock, port: int = 0) -> Iterator[LiveServer]:
+    """camauth with ``settings`` in a real waitress server on a thread of its own,
+    on ``port`` of 127.0.0.1 (by default any free one)."""
     app = make_app(settings, clock)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
     thread = threading.Thread(target=server.run, name="waitress-under-test", daemon=True)
     thread.start()
     try:
@@ -187,8 +198,10 @@ class Browsing:
         self.problems = Problems()
         self.contexts: list[BrowserContext] = []
 
-    def new_page(self) -> Page:
-        context = self.browser.new_context(base_url=self.base_url)
+    def new_page(self, **context_options: Any) -> Page:
+        """A page in a new context; ``context_options`` go to ``new_context``
+        (``java_script_enabled=False``, say)."""
+        context = self.browser.new_context(base_url=self.base_url, **context_options)
         context.set_default_timeout(15_000)
         self.contexts.append(context)
         page = context.new_page()

@@ -60,7 +60,7 @@ def test_invited_user_sets_a_password_and_uses_the_account_centre(
     expect(dana).to_have_url(re.compile(r"/login\?notice=password-set$"))
     dana.get_by_label("Username").fill("dana")
     dana.get_by_label("Password").fill(NEW_PASSWORD)
-    dana.get_by_role("button", name="Log in").click()
+    dana.get_by_role("button", name="Log in", exact=True).click()
     expect(dana.get_by_text("Signed in as dana")).to_be_visible()
 
     # the account centre, reached from the menu by the username

@@ -175,7 +175,7 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.goto("/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
 
 
 def expect_signed_in(page: Page, username: str) -> None:

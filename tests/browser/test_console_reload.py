@@ -262,7 +262,7 @@ def admin_page(browsing: Browsing) -> Page:
     page.goto("/login")
     page.get_by_label("Username").fill(ADMIN)
     page.get_by_label("Password").fill(GOOD_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     expect(page).not_to_have_url(re.compile(r"/login"))
     return page
 

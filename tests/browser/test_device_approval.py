@@ -36,7 +36,7 @@ def log_in(page: Page, device: Authenticator, next_url: str) -> None:
     expect(page).to_have_url(re.compile(r"/login\?next="))
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill(GOOD_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.get_by_label("Authentication code").fill(device.next())
     page.get_by_role("button", name="Verify").click()
 

@@ -25,7 +25,7 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.goto("/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
 
 
 def expect_signed_in(page: Page, username: str) -> None:
@@ -47,7 +47,7 @@ def test_login_page_looks_right(page: Page, browsing: Browsing) -> None:
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     expect(page.get_by_label("Username")).to_be_editable()
     expect(page.get_by_label("Password", exact=True)).to_have_attribute("type", "password")
-    button = page.get_by_role("button", name="Log in")
+    button = page.get_by_role("button", name="Log in", exact=True)
     # Bootstrap (deform's static files) and camauth.css really applied: CSP let them in
     expect(button).to_have_css("background-color", BOOTSTRAP_PRIMARY)
     expect(page.locator(".narrow")).to_have_css("max-width", "448px")
@@ -68,7 +68,7 @@ def test_log_in_and_out(page: Page, live_server: LiveServer, browsing: Browsing)
 
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(LOGIN_URL)
-    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
     assert session_cookies(page) == []
 
     # the old token is useless afterwards: put it back and try
@@ -85,7 +85,7 @@ def test_next_page_after_login(page: Page, live_server: LiveServer) -> None:
     expect(page).to_have_url(re.compile(r"/login\?next=%2Faccount%2Fpassword$"))
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password", exact=True).fill(GOOD_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     expect(page).to_have_url(re.compile(r"/account/password$"))
     expect(page.get_by_role("heading", name="Change password")).to_be_visible()
 

@@ -120,7 +120,7 @@ def log_in(page: Page, username: str) -> None:
     page.goto("/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(GOOD_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     expect(page).not_to_have_url(re.compile(r"/login"))
 
 

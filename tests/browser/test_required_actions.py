@@ -29,7 +29,7 @@ def ini_settings(ini_settings: dict[str, Any]) -> dict[str, Any]:
 def fill_login(page: Page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
 
 
 def fill_change_password(page: Page, current: str, new: str) -> None:

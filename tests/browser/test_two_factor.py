@@ -63,7 +63,7 @@ def log_in(page: Page, username: str, password: str = GOOD_PASSWORD) -> None:
 def fill_login(page: Page, username: str, password: str = GOOD_PASSWORD) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
 
 
 def expect_signed_in(page: Page, username: str) -> None:
