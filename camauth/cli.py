@@ -27,7 +27,7 @@ from .cli_access import LoadError, NotFound, add_access_commands
 from .clock import utcnow
 from .db import make_engine, make_session_factory
 from .models import UserStatus
-from .services import accounts, audit, housekeeping, lockout, mfa, sessions
+from .services import accounts, audit, housekeeping, lockout, mfa, sessions, throttle_lifting
 from .services.context import Context
 from .services.password_policy import PasswordPolicyError
 from .services.passwords import Passwords
@@ -126,12 +126,12 @@ def cmd_unlock(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
 
 def cmd_unthrottle(ctx: Context, args: argparse.Namespace, stdin: TextIO) -> None:
     try:
-        network = lockout.parse_network(args.address)
+        network = throttle_lifting.parse_network(args.address)
     except ValueError:
         raise UsageError(f"not an address or an IPv6 /64: {args.address!r}") from None
     try:
-        lifted = lockout.lift_throttle(ctx, network)
-    except lockout.NotThrottled:
+        lifted = throttle_lifting.lift_throttle(ctx, network)
+    except throttle_lifting.NotThrottled:
         raise CommandError(f"{network} is not throttled") from None
     print(f"Lifted the throttle of {network} ({lifted} failures no longer count toward it).")
 

@@ -15,7 +15,6 @@ anyway.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,9 +29,6 @@ from .addresses import network_of
 from .audit import Event
 from .bulk import execute_bulk
 from .context import Context
-
-# a lifted failure's network: it counts toward no throttle again
-LIFTED = ""
 
 
 def lock_minutes(ctx: Context, failures: int) -> int:
@@ -159,6 +155,28 @@ class FailureResult:
     locked_until: datetime | None  # set when the scope is locked now: by this failure or before
 
 
+def _add_failure(
+    ctx: Context, username_key: str, scope: str, user: User | None, reason: str, at: datetime
+) -> None:
+    """The failure's row (what the counts and the network's throttle read), and the
+    throttle's audit event if this failure starts it."""
+    origin = ctx.origin
+    ctx.db.add(
+        LoginFailure(
+            username_key=username_key[:150],
+            scope=scope,
+            user_exists=user is not None,
+            ip=origin.ip[:45],
+            network=origin.network,
+            user_agent=origin.user_agent[:500],
+            reason=reason,
+            created_at=at,
+        )
+    )
+    ctx.db.flush()
+    _audit_if_throttle_begins(ctx, user, username_key)
+
+
 def record_failure(
     ctx: Context,
     username_key: str,
@@ -183,21 +201,7 @@ def record_failure(
         failures = _count_failures(ctx, username_key, scope, row.counted_since)
         return FailureResult(failures, row.locked_until)
     counted_since = row.counted_since
-    origin = ctx.origin
-    ctx.db.add(
-        LoginFailure(
-            username_key=username_key[:150],
-            scope=scope,
-            user_exists=user is not None,
-            ip=origin.ip[:45],
-            network=origin.network,
-            user_agent=origin.user_agent[:500],
-            reason=reason,
-            created_at=now,
-        )
-    )
-    ctx.db.flush()
-    _audit_if_throttle_begins(ctx, user, username_key)
+    _add_failure(ctx, username_key, scope, user, reason, now)
     failures = _count_failures(ctx, username_key, scope, counted_since)
     details = {
         "username": username_key,
@@ -228,21 +232,7 @@ def record_network_failure(ctx: Context, reason: str, event: Event) -> None:
     """Count a failure that names no username (a passkey nobody registered here)
     toward the client's network throttle only: no username's lock row, which one
     client could otherwise lock for everyone. Audited as ``event``."""
-    origin = ctx.origin
-    ctx.db.add(
-        LoginFailure(
-            username_key="",
-            scope=UNTRUSTED_SCOPE,
-            user_exists=False,
-            ip=origin.ip[:45],
-            network=origin.network,
-            user_agent=origin.user_agent[:500],
-            reason=reason,
-            created_at=ctx.clock(),
-        )
-    )
-    ctx.db.flush()
-    _audit_if_throttle_begins(ctx, None, "")
+    _add_failure(ctx, "", UNTRUSTED_SCOPE, None, reason, ctx.clock())
     audit.record(ctx, event, details={"reason": reason, "scope": "untrusted"})
 
 
@@ -272,49 +262,6 @@ def _audit_if_throttle_begins(ctx: Context, user: User | None, username_key: str
         target_name=username_key,
         details={"network": network, "failures": failures},
     )
-
-
-class NotThrottled(Exception):
-    """Lifting was asked for a network that is not waiting."""
-
-
-def parse_network(text: str) -> str:
-    """An address, or an IPv6 /64, as typed by an operator: the network the throttle
-    counts it under. Raises ValueError for anything else."""
-    text = text.strip()
-    try:
-        return network_of(str(ipaddress.ip_address(text)))
-    except ValueError:
-        pass
-    network = ipaddress.ip_network(text, strict=False)  # ValueError for nonsense
-    if network.num_addresses == 1 or (network.version == 6 and network.prefixlen == 64):
-        return network_of(str(network.network_address))
-    raise ValueError(f"{text}: give one address, or an IPv6 /64")
-
-
-def lift_throttle(ctx: Context, network: str) -> int:
-    """End the throttle of ``network`` now; returns how many failures stop counting.
-
-    The failures stay (they count toward their usernames' locks, and the console
-    lists them); they only stop counting toward this network's throttle.
-    Raises :class:`NotThrottled` when it is not waiting. Audited.
-    """
-    if ip_throttled_until(ctx, network) is None:
-        raise NotThrottled(f"{network} is not throttled")
-    window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
-    lifted = execute_bulk(
-        ctx.db,
-        update(LoginFailure)
-        .where(LoginFailure.network == network, LoginFailure.created_at > ctx.clock() - window)
-        .values(network=LIFTED),
-    )
-    audit.record(
-        ctx,
-        Event.IP_UNTHROTTLED,
-        target_name=network,
-        details={"network": network, "failures": lifted},
-    )
-    return lifted
 
 
 def reset_after_success(ctx: Context, username_key: str, scope: str) -> None:

@@ -33,29 +33,16 @@ def relying_party(request: Request) -> RelyingParty:
     return RelyingParty.from_public_url(settings.public_url, settings.site_name)
 
 
-def _now(request: Request) -> datetime:
-    now: datetime = request.registry["camauth.clock"]()
-    return now
-
-
 def keep_challenge(request: Request, purpose: str, challenge: str) -> None:
-    until = _now(request) + timedelta(minutes=CHALLENGE_MINUTES)
+    now: datetime = request.registry["camauth.clock"]()
+    until = now + timedelta(minutes=CHALLENGE_MINUTES)
     request.session.put_expiring(PREFIX + purpose, challenge, until)
 
 
 def take_challenge(request: Request, purpose: str) -> str | None:
     """The challenge kept for ``purpose``, once; None if none is live."""
-    entry = request.session.take_stored(PREFIX + purpose)
-    if not isinstance(entry, dict):
-        return None
-    try:
-        until = datetime.fromisoformat(entry["_expires"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    challenge = entry.get("value")
-    if until <= _now(request) or not isinstance(challenge, str):
-        return None
-    return challenge
+    challenge = request.session.take_expiring(PREFIX + purpose)
+    return challenge if isinstance(challenge, str) else None
 
 
 class BadAnswer(Exception):
@@ -111,8 +98,7 @@ def answer(request: Request, purpose: str, *names: str) -> Answer | Response:
 
 
 def options_response(options_json: str) -> Response:
-    response = Response(body=options_json.encode(), content_type="application/json")
-    return response
+    return Response(body=options_json.encode(), content_type="application/json")
 
 
 def go_to(target: str) -> Response:

@@ -140,6 +140,14 @@ class DatabaseSession(dict[str, Any]):
             stored = db.execute(row).scalar()
         return json.loads(stored).get(key) if stored else None
 
+    def take_expiring(self, key: str) -> Any:
+        """``take_stored`` for a value stored with ``put_expiring``: the value once,
+        or None if absent or expired (a single-use challenge, say)."""
+        entry = self.take_stored(key)
+        if not isinstance(entry, dict) or EXPIRES not in entry or _expired(entry, self._clock()):
+            return None
+        return entry.get("value")
+
     # --- ISession -------------------------------------------------------------
 
     def invalidate(self) -> None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from camauth.models import AuditEvent
-from camauth.services import audit, lockout
+from camauth.services import audit, lockout, throttle_lifting
 from camauth.services.audit import Event
 from camauth.services.authentication import Outcome, authenticate
 
@@ -45,18 +45,18 @@ def test_a_throttle_is_audited_once_not_per_refused_attempt(sprayed):
 
 def test_lifting_ends_the_throttle_and_keeps_the_username_counts(sprayed):
     before = lockout.current_failures(sprayed, "user0")
-    assert lockout.lift_throttle(sprayed, lockout.parse_network(ATTACKER_IP)) == 6
+    assert throttle_lifting.lift_throttle(sprayed, throttle_lifting.parse_network(ATTACKER_IP)) == 6
     assert authenticate(sprayed, "alice", GOOD_PASSWORD).outcome is Outcome.OK
     assert lockout.current_failures(sprayed, "user0") == before == 1
     [lifted] = audit.events(sprayed, event="ip_unthrottled")
     assert lifted.details == {"network": ATTACKER_IP, "failures": 6}
-    with pytest.raises(lockout.NotThrottled):
-        lockout.lift_throttle(sprayed, ATTACKER_IP)
+    with pytest.raises(throttle_lifting.NotThrottled):
+        throttle_lifting.lift_throttle(sprayed, ATTACKER_IP)
     assert events(sprayed, Event.IP_UNTHROTTLED) == 1
 
 
 def test_a_new_throttle_after_a_lift_is_audited_again(sprayed):
-    lockout.lift_throttle(sprayed, ATTACKER_IP)
+    throttle_lifting.lift_throttle(sprayed, ATTACKER_IP)
     for n in range(6):
         authenticate(sprayed, f"again{n}", WRONG)
     assert authenticate(sprayed, "alice", GOOD_PASSWORD).outcome is Outcome.THROTTLED
@@ -80,13 +80,13 @@ def test_a_known_browser_is_not_held_by_its_networks_throttle(sprayed):
     ],
 )
 def test_parse_network(text, network):
-    assert lockout.parse_network(text) == network
+    assert throttle_lifting.parse_network(text) == network
 
 
 @pytest.mark.parametrize("text", ["", "nonsense", "203.0.113.0/24", "2001:db8::/48", "1.2.3.4.5"])
 def test_parse_network_refuses_what_no_throttle_counts(text):
     with pytest.raises(ValueError):
-        lockout.parse_network(text)
+        throttle_lifting.parse_network(text)
 
 
 def test_unlocking_what_is_not_locked_records_nothing(ctx):

@@ -9,6 +9,8 @@ second factor by policy may come here too: a passkey is one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -100,19 +102,13 @@ def _passkey_id(request: Request) -> int:
         raise RecordNotFound("There is no such passkey on your account.") from None
 
 
-def _changed(request: Request, change: str) -> Response:
-    """Rename or remove, after a recent authentication."""
+def _changed(request: Request, change: Callable[[int], str]) -> Response:
+    """Rename or remove (``change``, given the passkey's id, says what it did),
+    after a recent authentication; back to the page with that said."""
     if not recently_authenticated(request):
         return see_other(reauthenticate_url(request, request.route_path(PAGE)))
-    ctx = request.camauth
     try:
-        if change == "rename":
-            name = request.POST.get("name", "")
-            passkey = passkeys.rename(ctx, request.user, _passkey_id(request), name)
-            request.session.flash(f"Passkey renamed to “{passkey.name}”.")
-        else:
-            passkeys.remove(ctx, request.user, _passkey_id(request))
-            request.session.flash("Passkey removed.")
+        request.session.flash(change(_passkey_id(request)))
     except PasskeyError as problem:
         return _page(request, 400, str(problem))
     return see_other(request.route_path(PAGE))
@@ -122,11 +118,20 @@ def _changed(request: Request, change: str) -> Response:
     route_name="camauth.account.passkeys.rename", request_method="POST", permission=MAY_ADD
 )
 def rename(request: Request) -> Response:
-    return _changed(request, "rename")
+    def rename_it(passkey_id: int) -> str:
+        name = request.POST.get("name", "")
+        passkey = passkeys.rename(request.camauth, request.user, passkey_id, name)
+        return f"Passkey renamed to “{passkey.name}”."
+
+    return _changed(request, rename_it)
 
 
 @view_config(
     route_name="camauth.account.passkeys.remove", request_method="POST", permission=MAY_ADD
 )
 def remove(request: Request) -> Response:
-    return _changed(request, "remove")
+    def remove_it(passkey_id: int) -> str:
+        passkeys.remove(request.camauth, request.user, passkey_id)
+        return "Passkey removed."
+
+    return _changed(request, remove_it)

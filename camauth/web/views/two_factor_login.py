@@ -26,9 +26,14 @@ def _form(request: Request, recovery: bool) -> deform.Form:
 
 
 def _page(
-    request: Request, recovery: bool, rendered: str, status: int = 200, error: str = ""
+    request: Request,
+    recovery: bool,
+    rendered: str,
+    pending: pending_login.PendingLogin | None,
+    status: int = 200,
+    error: str = "",
 ) -> Response:
-    pending = pending_login.current_or_none(request)
+    """The page for ``pending`` (None once the login cannot be finished here)."""
     user = request.camauth.db.get(User, pending.user_id) if pending is not None else None
     # a passkey is offered first; someone with passkeys only has no code to type
     has_codes = user is None or user.has_two_factor or not user.has_passkeys
@@ -60,7 +65,7 @@ def _show(request: Request, recovery: bool) -> Response:
     pending = _pending_or_redirect(request)
     if isinstance(pending, Response):
         return pending
-    return _page(request, recovery, _form(request, recovery).render())
+    return _page(request, recovery, _form(request, recovery).render(), pending)
 
 
 def _verify(request: Request, recovery: bool) -> Response:
@@ -71,7 +76,7 @@ def _verify(request: Request, recovery: bool) -> Response:
     try:
         values = form.validate(form_controls(request))
     except deform.ValidationFailure as failure:
-        return _page(request, recovery, failure.render(), 400)
+        return _page(request, recovery, failure.render(), pending, 400)
     code = values["recovery_code" if recovery else "code"]
     result = second_factor(
         request.camauth,
@@ -94,11 +99,12 @@ def _verify(request: Request, recovery: bool) -> Response:
         pending_login.clear(request)
         return see_other(request.route_path("camauth.login", _query={"notice": "log-in-again"}))
     rendered = form.render({})
+    still_pending: pending_login.PendingLogin | None = pending
     if result.outcome is Outcome.LOCKED:
         pending_login.clear(request)  # a locked account cannot finish this login later
-        rendered = ""
+        rendered, still_pending = "", None
     message = refusal_message(result)
-    page = _page(request, recovery, rendered, STATUS[result.outcome], message)
+    page = _page(request, recovery, rendered, still_pending, STATUS[result.outcome], message)
     return commit_anyway(page)
 
 

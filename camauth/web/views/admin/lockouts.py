@@ -9,7 +9,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ....services import accounts, lockout, lockout_report
+from ....services import accounts, lockout, lockout_report, throttle_lifting
 from ....services.accounts import username_problem
 from ....services.usernames import username_key
 from ...forms import CSRFSchema, form_controls, make_form
@@ -97,12 +97,12 @@ def lift_submit(request: Request) -> Response:
     """End an address's throttle now (someone there sprayed; the rest must work)."""
     try:
         values = _lift_form(request).validate(form_controls(request))
-        network = lockout.parse_network(values["network"])
+        network = throttle_lifting.parse_network(values["network"])
     except (deform.ValidationFailure, ValueError):
         return _page(request, 400, "Say which address to lift the throttle of.")
     try:
-        lockout.lift_throttle(request.camauth, network)
-    except lockout.NotThrottled:
+        throttle_lifting.lift_throttle(request.camauth, network)
+    except throttle_lifting.NotThrottled:
         request.session.flash(f"{network} was not throttled: nothing was changed.")
     else:
         request.session.flash(f"The throttle of {network} is lifted.")
