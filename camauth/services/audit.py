@@ -85,21 +85,30 @@ def record(
     target_name: str = "",
     details: dict[str, Any] | None = None,
 ) -> None:
+    ctx.db.add(AuditEvent(**event_values(ctx, event, target, target_name, details)))
+
+
+def event_values(
+    ctx: Context,
+    event: Event,
+    target: User | None = None,
+    target_name: str = "",
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An event's row, for ``record`` and for statements that write one themselves."""
     origin = ctx.origin
-    ctx.db.add(
-        AuditEvent(
-            created_at=ctx.clock(),
-            event=event.value,
-            actor_id=origin.actor_id,
-            actor_name=origin.actor_name,
-            target_id=target.id if target is not None else None,
-            # a name as typed may hold a NUL, which PostgreSQL text cannot store
-            target_name=target.username if target is not None else target_name.replace("\x00", ""),
-            ip=origin.ip,
-            user_agent=origin.user_agent,
-            details=details or {},
-        )
-    )
+    return {
+        "created_at": ctx.clock(),
+        "event": event.value,
+        "actor_id": origin.actor_id,
+        "actor_name": origin.actor_name,
+        "target_id": target.id if target is not None else None,
+        # a name as typed may hold a NUL, which PostgreSQL text cannot store
+        "target_name": target.username if target is not None else target_name.replace("\x00", ""),
+        "ip": origin.ip,
+        "user_agent": origin.user_agent,
+        "details": details or {},
+    }
 
 
 def events(

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, literal_column, null, select
 
 from ..models import UNTRUSTED_SCOPE, User, UserStatus
-from . import accounts, audit, lockout, mfa, recovery_codes
+from . import accounts, audit, lockout, login_claim, mfa, recovery_codes
 from .audit import Event
 from .context import Context
 from .totp import Match
@@ -44,6 +44,9 @@ class LoginResult:
     scope: str = UNTRUSTED_SCOPE
     message: str = ""  # for WRONG_CODE: what was wrong with it
     recovery_codes_left: int | None = None  # after logging in with a recovery code
+    # OK only: the login's own statement holds the user's row until the transaction
+    # ends (login_claim), so the session that follows need not lock it again
+    user_row_held: bool = False
 
 
 def authenticate(
@@ -77,6 +80,8 @@ def authenticate(
     # The lock was checked before argon2 ran, without a lock: failures made in
     # parallel meanwhile may have locked the scope. Check again holding its row,
     # so that a right password can neither slip through nor clear that lock.
+    if user.is_active and not user.has_second_factor and login_claim.in_one_statement(ctx):
+        return _claim(ctx, user, scope, checked.new_hash)
     held = lockout.hold_lock_row(ctx, key, scope)
     if held.until is not None:
         return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
@@ -88,6 +93,20 @@ def authenticate(
         return LoginResult(Outcome.SECOND_FACTOR, user=user, scope=scope)
     succeed(ctx, user, scope, held, {"two_factor": "none"})
     return LoginResult(Outcome.OK, user=user, scope=scope)
+
+
+def _claim(ctx: Context, user: User, scope: str, new_hash: str | None) -> LoginResult:
+    """The lock check, the success and its audit in one statement (login_claim)."""
+    if not login_claim.claim(ctx, user, scope, {"device": _device(scope), "two_factor": "none"}):
+        held = lockout.hold_lock_row(ctx, user.username_key, scope)  # already ours: its end
+        return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
+    if new_hash:
+        user.password_hash = new_hash
+    return LoginResult(Outcome.OK, user=user, scope=scope, user_row_held=True)
+
+
+def _device(scope: str) -> str:
+    return "untrusted" if scope == UNTRUSTED_SCOPE else "trusted"
 
 
 @dataclass(frozen=True)
@@ -153,12 +172,11 @@ def succeed(
     if held.exists:  # a scope that never failed has nothing to reset
         lockout.reset_after_success(ctx, user.username_key, scope)
     user.last_login_at = ctx.clock()
-    device = "untrusted" if scope == UNTRUSTED_SCOPE else "trusted"
     audit.record(
         ctx.acting_as(user.id, user.username),
         Event.LOGIN_SUCCESS,
         target=user,
-        details={"device": device, **details},
+        details={"device": _device(scope), **details},
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select
 
 from ..models import DeviceRequest, DeviceRequestStatus, SessionKind, User, WebSession
 from ..settings import Settings
-from . import audit, serial
+from . import audit
 from .audit import Event
 from .bulk import execute_bulk
 from .context import Context
@@ -164,6 +164,31 @@ def delete_session(ctx: Context, session_id: int) -> None:
     execute_bulk(ctx.db, delete(WebSession).where(WebSession.id == session_id))
 
 
+def new_session_values(
+    ctx: Context, *, user: User | None, kind: SessionKind, data: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """A new token (for the cookie, never stored) and the row's values."""
+    now = ctx.clock()
+    token = new_token()
+    return token, {
+        "token_digest": token_digest(token),
+        "user_id": user.id if user is not None else None,
+        "kind": kind.value,
+        "created_at": now,
+        "last_seen_at": now,
+        # an API session was approved, not logged into: it never counts as recent proof
+        "authenticated_at": now if user is not None and kind is SessionKind.BROWSER else None,
+        "ip": ctx.origin.ip[:45],
+        "user_agent": ctx.origin.user_agent[:500],
+        # the same form as the web session's change check, so a new row reads as unchanged
+        "data": json.dumps(data or {}, separators=(",", ":"), sort_keys=True),
+        # what an API session's approval fills in (device_login)
+        "client_id": "",
+        "hostname": "",
+        "scope": "",
+    }
+
+
 def create_session(
     ctx: Context,
     *,
@@ -171,54 +196,14 @@ def create_session(
     kind: SessionKind = SessionKind.BROWSER,
     data: dict[str, Any] | None = None,
 ) -> tuple[str, WebSession]:
-    """Store a new session; returns the token (for the cookie, never stored) and the row."""
-    now = ctx.clock()
-    token = new_token()
-    row = WebSession(
-        token_digest=token_digest(token),
-        user_id=user.id if user is not None else None,
-        kind=kind.value,
-        created_at=now,
-        last_seen_at=now,
-        # an API session was approved, not logged into: it never counts as recent proof
-        authenticated_at=now if user is not None and kind is SessionKind.BROWSER else None,
-        ip=ctx.origin.ip[:45],
-        user_agent=ctx.origin.user_agent[:500],
-        # the same form as the web session's change check, so a new row reads as unchanged
-        data=json.dumps(data or {}, separators=(",", ":"), sort_keys=True),
-    )
+    """Store a new session as an ORM row, for callers that fill in more of it (an
+    approved device login); returns the token (for the cookie, never stored) and
+    the row. Logins and visitors use the leaner ``session_start``."""
+    token, values = new_session_values(ctx, user=user, kind=kind, data=data)
+    row = WebSession(**values)
     ctx.db.add(row)
     ctx.db.flush()
     return token, row
-
-
-def _hold_user_row(ctx: Context, user: User) -> None:
-    """Hold the user's row until the transaction ends. A login has just stamped
-    ``last_login_at``: writing that change now locks the row (an UPDATE holds the
-    row it changes; on SQLite, the database) with no statement of its own, one
-    round trip less on every login. Without such a change, the row is locked
-    explicitly."""
-    if ctx.db.is_modified(user):
-        ctx.db.flush()
-    else:
-        serial.hold_row(ctx, user, key_share=True)
-
-
-def start_logged_in_session(
-    ctx: Context,
-    user: User,
-    *,
-    kind: SessionKind = SessionKind.BROWSER,
-    data: dict[str, Any] | None = None,
-) -> tuple[str, WebSession]:
-    """A login's new session. With ``one_per_user`` a browser login first ends the
-    user's other browser sessions, holding the user's row: of two logins at the
-    same moment the second waits, then ends the first's session, so one remains
-    (without the lock each would end only the sessions committed before it)."""
-    if kind is SessionKind.BROWSER and ctx.settings.session_one_per_user:
-        _hold_user_row(ctx, user)
-        end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
-    return create_session(ctx, user=user, kind=kind, data=data)
 
 
 def mark_authenticated(ctx: Context, session_id: int) -> datetime:

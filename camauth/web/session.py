@@ -33,7 +33,7 @@ from zope.interface import implementer
 
 from ..clock import Clock
 from ..models import SessionKind, User, WebSession
-from ..services import serial, sessions
+from ..services import serial, session_start, sessions
 from ..services.session_lookup import SessionRecord
 from ..settings import Settings
 from .context import anonymous_context
@@ -230,8 +230,11 @@ class DatabaseSession(dict[str, Any]):
 
     # --- logging in and out ---------------------------------------------------
 
-    def login(self, user: User, kind: SessionKind = SessionKind.BROWSER) -> None:
-        """Start an authenticated session: always a new token and a new CSRF token."""
+    def login(
+        self, user: User, kind: SessionKind = SessionKind.BROWSER, *, user_row_held: bool = False
+    ) -> None:
+        """Start an authenticated session: always a new token and a new CSRF token.
+        ``user_row_held``: this transaction already holds the user's row."""
         ctx = anonymous_context(self.request)
         if self.record is not None:
             sessions.delete_session(ctx, self.record.id)
@@ -244,10 +247,9 @@ class DatabaseSession(dict[str, Any]):
         self.clear()
         self.update(carried)
         self[CSRF_KEY] = secrets.token_urlsafe(32)
-        self._issued_token, row = sessions.start_logged_in_session(
-            ctx, user, kind=kind, data=dict(self)
+        self._issued_token, self.record = session_start.start_logged_in_session(
+            ctx, user, kind=kind, data=dict(self), user_row_held=user_row_held
         )
-        self.record = SessionRecord.from_row(row)
         self._loaded = json.loads(self.record.data)
         self.user = user
         self.new = False
@@ -313,8 +315,9 @@ class DatabaseSession(dict[str, Any]):
             # CSRF token moves from its cookie into the row
             self.setdefault(CSRF_KEY, self._anonymous_csrf_token())
             ctx = anonymous_context(self.request)
-            self._issued_token, row = sessions.create_session(ctx, user=None, data=dict(self))
-            self.record = SessionRecord.from_row(row)
+            self._issued_token, self.record = session_start.insert_session(
+                ctx, user=None, data=dict(self)
+            )
             self._loaded = json.loads(self.record.data)
             return
         changes = self._row_changes(record)

@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 
 from camauth.clock import FakeClock
 from camauth.models import AuditEvent, User, WebSession
-from camauth.services import accounts, lockout, mfa, sessions
+from camauth.services import accounts, lockout, mfa, session_start
 from camauth.services.context import Context, Origin
 
 from ..conftest import GOOD_PASSWORD, app_context, read_mails
@@ -66,7 +66,7 @@ def throttle(ctx: Context, _user: User) -> None:
 
 
 def log_in_elsewhere(ctx: Context, user: User) -> None:
-    sessions.start_logged_in_session(replace(ctx, origin=Origin(ip="192.0.2.77")), user)
+    session_start.start_logged_in_session(replace(ctx, origin=Origin(ip="192.0.2.77")), user)
 
 
 def two_factor(ctx: Context, user: User) -> None:

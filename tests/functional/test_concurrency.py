@@ -149,9 +149,10 @@ def test_two_logins_of_one_user_at_the_same_instant_leave_one_browser_session(
     """One browser session per user: two logins at once end each other's predecessor
     in order, so exactly one session remains and only its cookie works.
 
-    Rounds alternate a new login time (stamping ``last_login_at`` is what locks the
-    user's row) with the same time as the round before (no change to write: the
-    row is locked explicitly)."""
+    The login's own statement (services/login_claim.py) stamps ``last_login_at``,
+    which holds the user's row until the session's statement after it has ended
+    the other sessions. Rounds alternate a new login time with the same time as
+    the round before: the stamp is an UPDATE, and holds the row, either way."""
     app = concurrent_app(threshold=10)
     create_user(app, "alice")
     for round_number in range(6):

@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import text
 
 from camauth.db import make_session_factory
-from camauth.services import accounts, lockout
+from camauth.services import accounts, audit, lockout
+from camauth.services.audit import Event
 from camauth.services.authentication import Outcome, authenticate
 from camauth.services.passwords import Passwords, VerifyResult
 
@@ -144,3 +145,55 @@ def test_password_change_in_flight_cannot_pass_a_lock_committed_meanwhile(nine_f
     assert changed  # holding the row, the change was decided before the lock
     assert accounts.find_user(ctx, "alice").password_hash != before
     assert lockout.locked_until(ctx, "alice", "") is not None  # then the lock landed
+
+
+class FailureStillBeingRecorded(Passwords):
+    """Real argon2; while it verifies, another request records the locking failure
+    and holds it uncommitted until this request's login waits for its lock row."""
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx.settings)
+        self.ctx = ctx
+        self.other = replace(ctx, db=make_session_factory(ctx.db.get_bind())())
+        self.login_waited = False
+
+    def verify(self, stored_hash: str | None, password: str) -> VerifyResult:
+        result = super().verify(stored_hash, password)
+        locked = lockout.record_failure(self.other, "alice")  # the lock row is held
+        assert locked.locked_until is not None  # the parallel one is the 10th
+
+        def commit_once_the_login_waits() -> None:
+            # the thread running the login is alive: this returns once it waits
+            self.login_waited = blocked_on_a_row_lock(self.ctx, login)
+            self.other.db.commit()
+            self.other.db.close()
+
+        login = threading.current_thread()
+        self.committer = threading.Thread(target=commit_once_the_login_waits)
+        self.committer.start()
+        return result
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_right_password_waits_for_a_lock_being_recorded_and_writes_nothing(nine_failures):
+    """On PostgreSQL the right password's login is claimed in one statement
+    (services/login_claim.py). A failure that locks the scope, recorded while
+    argon2 ran and not yet committed, makes that statement wait for it; it then
+    sees the lock: "locked", and no last login, no success audited, no reset."""
+    ctx = nine_failures
+    racing = FailureStillBeingRecorded(ctx)
+    attempt = authenticate(
+        replace(from_ip(ctx, "203.0.113.2"), passwords=racing), "alice", GOOD_PASSWORD
+    )
+    ctx.db.commit()
+    racing.committer.join(timeout=30)
+
+    assert racing.login_waited  # the claim met the failure in flight
+    assert attempt.outcome is Outcome.LOCKED
+    assert attempt.until is not None
+    assert attempt.until == lockout.locked_until(ctx, "alice", "")  # still locked
+    assert failure_rows(ctx, "alice") == THRESHOLD
+    ctx.db.expire_all()
+    user = accounts.find_user(ctx, "alice")
+    assert user is not None and user.last_login_at is None
+    assert audit.events(ctx, event=Event.LOGIN_SUCCESS) == []

@@ -163,18 +163,21 @@ def login_submit(request: Request) -> Response:
         values["password"] = ""
         page = _page(request, form.render(values), STATUS[result.outcome], message)
         return commit_anyway(page)
-    return complete_login(request, result.user, target)
+    return complete_login(request, result.user, target, user_row_held=result.user_row_held)
 
 
-def start_login(request: Request, user: User) -> None:
-    """The login succeeded: a new session, and the device cookie with the answer."""
-    request.session.login(user)
+def start_login(request: Request, user: User, *, user_row_held: bool = False) -> None:
+    """The login succeeded: a new session, and the device cookie with the answer.
+    ``user_row_held``: the login's own statement holds the user's row."""
+    request.session.login(user, user_row_held=user_row_held)
     request.add_response_callback(lambda req, response: issue_device_cookie(req, response, user))
 
 
-def complete_login(request: Request, user: User, target: str) -> Response:
+def complete_login(
+    request: Request, user: User, target: str, *, user_row_held: bool = False
+) -> Response:
     """The login succeeded: a new session, the device cookie, and on to ``target``."""
-    start_login(request, user)
+    start_login(request, user, user_row_held=user_row_held)
     return see_other(target or home_path(request))
 
 

@@ -1,0 +1,115 @@
+"""A new session row, written in as few round trips as the database allows.
+
+Every login and every visitor who stores something pays for this, and a login
+pays it after argon2 has run (the CPU caches cold). So the row is written with
+one Core statement rather than an ORM object and its flush: the caller needs
+the values, not a mapped object. On PostgreSQL a browser login under
+``session.one_per_user`` ends the user's other browser sessions in that same
+statement (a data-modifying WITH); SQLite runs the two statements one after
+the other. (``sessions.create_session`` still makes ORM rows for callers that
+fill in more of the row, such as an approved device login.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select
+
+from ..models import SessionKind, User, WebSession
+from . import audit, serial
+from .context import Context
+from .session_lookup import SessionRecord
+from .sessions import end_user_sessions, ended_event, new_session_values
+
+# Statements on the mapped class, run as written ("raw"): the ORM adds no bulk
+# machinery, yet sees a write (zope.sqlalchemy then commits rather than rolls back)
+_RAW = {"dml_strategy": "raw"}
+_INSERT = insert(WebSession).returning(WebSession.id).execution_options(**_RAW)
+
+# PostgreSQL: the user's browser sessions are deleted and the new one inserted
+# by one statement. The DELETE reads the sessions committed before the
+# statement began; the caller already holds the user's row, so a login of the
+# same user that went first has committed its session by then.
+_ENDED = (
+    delete(WebSession)
+    .where(
+        WebSession.user_id == bindparam("ending_user_id"),
+        WebSession.kind == SessionKind.BROWSER.value,
+    )
+    .returning(WebSession.id)
+    .cte("ended")
+)
+_INSERT_ENDING_OTHERS = (
+    insert(WebSession)
+    .add_cte(_ENDED)
+    .returning(WebSession.id, select(func.count()).select_from(_ENDED).scalar_subquery())
+    .execution_options(**_RAW)
+)
+
+
+def _record(session_id: int, values: dict[str, Any]) -> SessionRecord:
+    return SessionRecord(
+        id=session_id,
+        user_id=values["user_id"],
+        kind=values["kind"],
+        created_at=values["created_at"],
+        last_seen_at=values["last_seen_at"],
+        authenticated_at=values["authenticated_at"],
+        ip=values["ip"],
+        scope=values["scope"],
+        data=values["data"],
+    )
+
+
+def insert_session(
+    ctx: Context,
+    *,
+    user: User | None,
+    kind: SessionKind = SessionKind.BROWSER,
+    data: dict[str, Any] | None = None,
+) -> tuple[str, SessionRecord]:
+    """Store a new session; returns its token and the row as stored."""
+    token, values = new_session_values(ctx, user=user, kind=kind, data=data)
+    session_id = ctx.db.execute(_INSERT, values).scalar_one()
+    return token, _record(session_id, values)
+
+
+def start_logged_in_session(
+    ctx: Context,
+    user: User,
+    *,
+    kind: SessionKind = SessionKind.BROWSER,
+    data: dict[str, Any] | None = None,
+    user_row_held: bool = False,
+) -> tuple[str, SessionRecord]:
+    """A login's new session. With ``one_per_user`` a browser login first ends the
+    user's other browser sessions, holding the user's row (unless
+    ``user_row_held``: the login's own statement took it): of two logins at the
+    same moment the second waits, then ends the first's session, so one remains
+    (without the lock each would end only the sessions committed before it)."""
+    if kind is not SessionKind.BROWSER or not ctx.settings.session_one_per_user:
+        return insert_session(ctx, user=user, kind=kind, data=data)
+    if not user_row_held:
+        _hold_user_row(ctx, user)
+    if ctx.db.get_bind().dialect.name != "postgresql":
+        end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
+        return insert_session(ctx, user=user, kind=kind, data=data)
+    token, values = new_session_values(ctx, user=user, kind=kind, data=data)
+    parameters = {**values, "ending_user_id": user.id}
+    session_id, ended = ctx.db.execute(_INSERT_ENDING_OTHERS, parameters).one()
+    if ended:
+        audit.record(ctx, ended_event(kind), target=user, details={"count": ended})
+    return token, _record(session_id, values)
+
+
+def _hold_user_row(ctx: Context, user: User) -> None:
+    """Hold the user's row until the transaction ends. A login has just stamped
+    ``last_login_at``: writing that change now locks the row (an UPDATE holds the
+    row it changes; on SQLite, the database) with no statement of its own, one
+    round trip less on every login. Without such a change, the row is locked
+    explicitly."""
+    if ctx.db.is_modified(user):
+        ctx.db.flush()
+    else:
+        serial.hold_row(ctx, user, key_share=True)
