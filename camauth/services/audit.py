@@ -88,6 +88,20 @@ def record(
     ctx.db.add(AuditEvent(**event_values(ctx, event, target, target_name, details)))
 
 
+# what ``event_values`` gives, in order: for statements that write events themselves
+EVENT_FIELDS = (
+    "created_at",
+    "event",
+    "actor_id",
+    "actor_name",
+    "target_id",
+    "target_name",
+    "ip",
+    "user_agent",
+    "details",
+)
+
+
 def event_values(
     ctx: Context,
     event: Event,

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, literal, select, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import UNTRUSTED_SCOPE, Lockout, LoginFailure, User
-from . import audit, serial
+from . import audit, failure_rows
 from .addresses import network_of
 from .audit import Event
 from .bulk import execute_bulk
@@ -155,61 +155,6 @@ class FailureResult:
     locked_until: datetime | None  # set when the scope is locked now: by this failure or before
 
 
-def _add_failure(
-    ctx: Context,
-    username_key: str,
-    scope: str,
-    user: User | None,
-    reason: str,
-    at: datetime,
-    counted_since: datetime | None = None,
-    *,
-    count_scope: bool = True,
-) -> int:
-    """The failure's row (what the counts and the network's throttle read), and the
-    throttle's audit event if this failure starts it. Returns the scope's failures
-    since ``counted_since`` (this one included; 0 without ``count_scope``): read in
-    the same statement as the network's count, one round trip instead of two."""
-    origin = ctx.origin
-    ctx.db.add(
-        LoginFailure(
-            username_key=username_key[:150],
-            scope=scope,
-            user_exists=user is not None,
-            ip=origin.ip[:45],
-            network=origin.network,
-            user_agent=origin.user_agent[:500],
-            reason=reason,
-            created_at=at,
-        )
-    )
-    ctx.db.flush()
-    # The network's lock orders parallel failures, so exactly one of them is the
-    # one over the threshold: the one that audits the throttle, once per throttle.
-    network = origin.network
-    if network:
-        serial.hold(ctx, f"ip-throttle:{network}")
-    window = timedelta(minutes=ctx.settings.lockout_ip_window_minutes)
-    network_failures = (
-        _network_failures(network, at - window) if network else select(literal(0))
-    ).scalar_subquery()
-    scope_failures = (
-        _scope_failures(ctx, username_key, scope, counted_since)
-        if count_scope
-        else select(literal(0))
-    ).scalar_subquery()
-    counts = ctx.db.execute(select(network_failures, scope_failures)).one()
-    if network and counts[0] == ctx.settings.lockout_ip_threshold + 1:
-        audit.record(
-            ctx,
-            Event.IP_THROTTLE,
-            target=user,
-            target_name=username_key,
-            details={"network": network, "failures": counts[0]},
-        )
-    return int(counts[1])
-
-
 def record_failure(
     ctx: Context,
     username_key: str,
@@ -233,13 +178,21 @@ def record_failure(
     if row.locked_until is not None and row.locked_until > now:
         failures = _count_failures(ctx, username_key, scope, row.counted_since)
         return FailureResult(failures, row.locked_until)
-    failures = _add_failure(ctx, username_key, scope, user, reason, now, row.counted_since)
     details = {
         "username": username_key,
         "scope": "device" if scope else "untrusted",
         "reason": reason,
     }
-    audit.record(ctx, event, target=user, target_name=username_key, details=details)
+    failures = failure_rows.add_failure(
+        ctx,
+        username_key,
+        scope,
+        user,
+        reason,
+        event=event,
+        details=details,
+        counted_since=row.counted_since,
+    )
     minutes = lock_minutes(ctx, failures)
     if not minutes:
         return FailureResult(failures, None)
@@ -263,13 +216,9 @@ def record_network_failure(ctx: Context, reason: str, event: Event) -> None:
     """Count a failure that names no username (a passkey nobody registered here)
     toward the client's network throttle only: no username's lock row, which one
     client could otherwise lock for everyone. Audited as ``event``."""
-    _add_failure(ctx, "", UNTRUSTED_SCOPE, None, reason, ctx.clock(), count_scope=False)
-    audit.record(ctx, event, details={"reason": reason, "scope": "untrusted"})
-
-
-def _network_failures(network: str, since: datetime) -> Select[int]:
-    return select(func.count()).where(
-        LoginFailure.network == network, LoginFailure.created_at > since
+    details = {"reason": reason, "scope": "untrusted"}
+    failure_rows.add_failure(
+        ctx, "", UNTRUSTED_SCOPE, None, reason, event=event, details=details, count_scope=False
     )
 
 
@@ -321,23 +270,17 @@ def current_failures(ctx: Context, username_key: str, scope: str = UNTRUSTED_SCO
     return _count_failures(ctx, username_key, scope, counted_since)
 
 
-def _scope_failures(
-    ctx: Context, username_key: str, scope: str, counted_since: datetime | None
-) -> Select[int]:
-    start = ctx.clock() - timedelta(hours=ctx.settings.lockout_failure_window_hours)
-    if counted_since is not None and counted_since > start:
-        start = counted_since
-    return select(func.count()).where(
-        LoginFailure.username_key == username_key,
-        LoginFailure.scope == scope,
-        LoginFailure.created_at > start,
-    )
-
-
 def _count_failures(
     ctx: Context, username_key: str, scope: str, counted_since: datetime | None
 ) -> int:
-    return ctx.db.scalar(_scope_failures(ctx, username_key, scope, counted_since)) or 0
+    count = ctx.db.scalar(
+        select(func.count()).where(
+            LoginFailure.username_key == username_key,
+            LoginFailure.scope == scope,
+            LoginFailure.created_at > failure_rows.scope_window_start(ctx, counted_since),
+        )
+    )
+    return count or 0
 
 
 def active_lockouts(ctx: Context) -> Sequence[Lockout]:
