@@ -97,9 +97,13 @@ def authenticate(
 
 def _claim(ctx: Context, user: User, scope: str, new_hash: str | None) -> LoginResult:
     """The lock check, the success and its audit in one statement (login_claim)."""
-    if not login_claim.claim(ctx, user, scope, {"device": _device(scope), "two_factor": "none"}):
+    details = {"device": _device(scope), "two_factor": "none"}
+    if not login_claim.claim(ctx, user, scope, details):
         held = lockout.hold_lock_row(ctx, user.username_key, scope)  # already ours: its end
-        return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
+        # The statement judged the lock at the time it was sent, then may have
+        # waited for the row: a lock that ended meanwhile no longer holds it back.
+        if held.until is not None or not login_claim.claim(ctx, user, scope, details):
+            return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
     if new_hash:
         user.password_hash = new_hash
     return LoginResult(Outcome.OK, user=user, scope=scope, user_row_held=True)

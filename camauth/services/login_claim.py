@@ -37,14 +37,9 @@ _THIS_SCOPE = (
     Lockout.scope == bindparam("claim_scope"),
 )
 
-# the scope's lock row (if any), held; MATERIALIZED: read, and locked, once
-_HELD = (
-    select(Lockout.locked_until)
-    .where(*_THIS_SCOPE)
-    .with_for_update()
-    .cte("held")
-    .prefix_with("MATERIALIZED")
-)
+# the scope's lock row (if any), held (a WITH query that locks rows is run once,
+# never folded into the queries that read it)
+_HELD = select(Lockout.locked_until).where(*_THIS_SCOPE).with_for_update().cte("held")
 _NO_LOCK_IN_FORCE = ~exists().select_from(_HELD).where(_HELD.c.locked_until > _NOW)
 
 _RESET = (
@@ -59,7 +54,6 @@ _STAMPED = (
     .values(last_login_at=_NOW)
     .cte("stamped")
 )
-_AUDIT_COLUMNS = [column for column in AuditEvent.__table__.c if column.name != "id"]
 
 # The audit row is the statement's own INSERT, on the mapped class: the ORM sees
 # a write (zope.sqlalchemy then commits, not rolls back), and a row comes back
@@ -67,9 +61,12 @@ _AUDIT_COLUMNS = [column for column in AuditEvent.__table__.c if column.name != 
 _CLAIM = (
     insert(AuditEvent)
     .from_select(
-        [column.name for column in _AUDIT_COLUMNS],
+        audit.EVENT_FIELDS,
         select(
-            *(bindparam(f"audit_{column.name}", type_=column.type) for column in _AUDIT_COLUMNS)
+            *(
+                bindparam(f"audit_{name}", type_=AuditEvent.__table__.c[name].type)
+                for name in audit.EVENT_FIELDS
+            )
         ).where(_NO_LOCK_IN_FORCE),
     )
     .add_cte(_RESET, _STAMPED)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from camauth.db import make_session_factory
+from camauth.models import Lockout
 from camauth.services import accounts, audit, lockout
 from camauth.services.audit import Event
 from camauth.services.authentication import Outcome, authenticate
@@ -197,3 +199,56 @@ def test_right_password_waits_for_a_lock_being_recorded_and_writes_nothing(nine_
     user = accounts.find_user(ctx, "alice")
     assert user is not None and user.last_login_at is None
     assert audit.events(ctx, event=Event.LOGIN_SUCCESS) == []
+
+
+class ShortLockLandingDuringVerify(Passwords):
+    """Real argon2; while it verifies, another request locks the scope until half a
+    second from now and holds the lock row until this request's login waits for
+    it, then (as time goes on) commits a second later."""
+
+    def __init__(self, ctx: Any, clock: Any) -> None:
+        super().__init__(ctx.settings)
+        self.ctx = ctx
+        self.clock = clock
+        self.other = replace(ctx, db=make_session_factory(ctx.db.get_bind())())
+        self.login_waited = False
+
+    def verify(self, stored_hash: str | None, password: str) -> VerifyResult:
+        result = super().verify(stored_hash, password)
+        until = self.clock() + timedelta(milliseconds=500)
+        self.other.db.execute(
+            update(Lockout).where(Lockout.username_key == "alice").values(locked_until=until)
+        )
+
+        def commit_once_the_login_waits() -> None:
+            self.login_waited = blocked_on_a_row_lock(self.ctx, login)
+            self.clock.advance(seconds=1)  # the lock has ended by the time the row is free
+            self.other.db.commit()
+            self.other.db.close()
+
+        login = threading.current_thread()
+        self.committer = threading.Thread(target=commit_once_the_login_waits)
+        self.committer.start()
+        return result
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_a_lock_that_ends_while_the_login_waits_for_its_row_does_not_refuse_it(ctx, clock):
+    """The login's statement judges the lock at the moment it was sent; it waits for
+    the lock row, and by then the lock has ended. The login succeeds, rather than
+    being answered "locked" with no end to give (a page that said "invalid
+    username or password" to someone who typed the right one)."""
+    add_user(ctx)
+    ctx.db.add(Lockout(username_key="alice", scope="", locked_until=None, updated_at=clock()))
+    ctx.db.commit()
+    racing = ShortLockLandingDuringVerify(ctx, clock)
+    attempt = authenticate(replace(ctx, passwords=racing), "alice", GOOD_PASSWORD)
+    ctx.db.commit()
+    racing.committer.join(timeout=30)
+
+    assert racing.login_waited
+    assert attempt.outcome is Outcome.OK
+    ctx.db.expire_all()
+    user = accounts.find_user(ctx, "alice")
+    assert user is not None and user.last_login_at == clock()
+    assert len(audit.events(ctx, event=Event.LOGIN_SUCCESS)) == 1
