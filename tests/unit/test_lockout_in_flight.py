@@ -149,9 +149,10 @@ def test_password_change_in_flight_cannot_pass_a_lock_committed_meanwhile(nine_f
     assert lockout.locked_until(ctx, "alice", "") is not None  # then the lock landed
 
 
-class FailureStillBeingRecorded(Passwords):
-    """Real argon2; while it verifies, another request records the locking failure
-    and holds it uncommitted until this request's login waits for its lock row."""
+class HeldUntilTheLoginWaits(Passwords):
+    """Real argon2; while it verifies, another request writes (``meanwhile``) and
+    holds its rows uncommitted until this request's login waits for one of them,
+    then commits."""
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx.settings)
@@ -159,14 +160,20 @@ class FailureStillBeingRecorded(Passwords):
         self.other = replace(ctx, db=make_session_factory(ctx.db.get_bind())())
         self.login_waited = False
 
+    def meanwhile(self, other: Any) -> None:
+        raise NotImplementedError
+
+    def before_commit(self) -> None:
+        """What happens while the login waits, before the other request commits."""
+
     def verify(self, stored_hash: str | None, password: str) -> VerifyResult:
         result = super().verify(stored_hash, password)
-        locked = lockout.record_failure(self.other, "alice")  # the lock row is held
-        assert locked.locked_until is not None  # the parallel one is the 10th
+        self.meanwhile(self.other)
 
         def commit_once_the_login_waits() -> None:
             # the thread running the login is alive: this returns once it waits
             self.login_waited = blocked_on_a_row_lock(self.ctx, login)
+            self.before_commit()
             self.other.db.commit()
             self.other.db.close()
 
@@ -174,6 +181,14 @@ class FailureStillBeingRecorded(Passwords):
         self.committer = threading.Thread(target=commit_once_the_login_waits)
         self.committer.start()
         return result
+
+
+class FailureStillBeingRecorded(HeldUntilTheLoginWaits):
+    """The parallel request records the failure that locks the scope."""
+
+    def meanwhile(self, other: Any) -> None:
+        locked = lockout.record_failure(other, "alice")  # the lock row is held
+        assert locked.locked_until is not None  # the parallel one is the 10th
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
@@ -201,35 +216,22 @@ def test_right_password_waits_for_a_lock_being_recorded_and_writes_nothing(nine_
     assert audit.events(ctx, event=Event.LOGIN_SUCCESS) == []
 
 
-class ShortLockLandingDuringVerify(Passwords):
-    """Real argon2; while it verifies, another request locks the scope until half a
-    second from now and holds the lock row until this request's login waits for
-    it, then (as time goes on) commits a second later."""
+class ShortLockLandingDuringVerify(HeldUntilTheLoginWaits):
+    """The parallel request locks the scope until half a second from now; by the
+    time it commits (while the login waits) a second has passed."""
 
     def __init__(self, ctx: Any, clock: Any) -> None:
-        super().__init__(ctx.settings)
-        self.ctx = ctx
+        super().__init__(ctx)
         self.clock = clock
-        self.other = replace(ctx, db=make_session_factory(ctx.db.get_bind())())
-        self.login_waited = False
 
-    def verify(self, stored_hash: str | None, password: str) -> VerifyResult:
-        result = super().verify(stored_hash, password)
+    def meanwhile(self, other: Any) -> None:
         until = self.clock() + timedelta(milliseconds=500)
-        self.other.db.execute(
+        other.db.execute(
             update(Lockout).where(Lockout.username_key == "alice").values(locked_until=until)
         )
 
-        def commit_once_the_login_waits() -> None:
-            self.login_waited = blocked_on_a_row_lock(self.ctx, login)
-            self.clock.advance(seconds=1)  # the lock has ended by the time the row is free
-            self.other.db.commit()
-            self.other.db.close()
-
-        login = threading.current_thread()
-        self.committer = threading.Thread(target=commit_once_the_login_waits)
-        self.committer.start()
-        return result
+    def before_commit(self) -> None:
+        self.clock.advance(seconds=1)  # the lock has ended by the time the row is free
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
