@@ -80,7 +80,7 @@ def authenticate(
     # The lock was checked before argon2 ran, without a lock: failures made in
     # parallel meanwhile may have locked the scope. Check again holding its row,
     # so that a right password can neither slip through nor clear that lock.
-    if user.is_active and not user.has_second_factor and login_claim.in_one_statement(ctx):
+    if user.is_active and not user.has_second_factor and ctx.on_postgresql:
         return _claim(ctx, user, scope, checked.new_hash)
     held = lockout.hold_lock_row(ctx, key, scope)
     if held.until is not None:

@@ -42,5 +42,11 @@ class Context:
     # and the setting's only (services/roles.py)
     permissions: Mapping[str, str] | None = None
 
+    @property
+    def on_postgresql(self) -> bool:
+        """PostgreSQL (else SQLite): where the two differ (locks, upserts, statements
+        combined to save round trips SQLite does not pay)."""
+        return self.db.get_bind().dialect.name == "postgresql"
+
     def acting_as(self, actor_id: int | None, actor_name: str) -> Context:
         return replace(self, origin=replace(self.origin, actor_id=actor_id, actor_name=actor_name))

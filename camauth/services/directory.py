@@ -79,9 +79,11 @@ def _after_prefix(prefix: str) -> str | None:
     return None
 
 
-def _starts_with(column: QueryableAttribute[Any], prefix: str, dialect: str) -> ColumnElement[bool]:
+def _starts_with(
+    column: QueryableAttribute[Any], prefix: str, on_postgresql: bool
+) -> ColumnElement[bool]:
     """``column`` starts with ``prefix``, as a condition an index range serves."""
-    if dialect == "sqlite":
+    if not on_postgresql:
         # SQLite takes a LIKE to an index only if it has the NOCASE collation; a
         # range of the column's own (binary, code point order) index is the same match
         after = _after_prefix(prefix)
@@ -108,8 +110,10 @@ def _matching(ctx: Context, criteria: UserFilter) -> list[ColumnElement[bool]]:
     searched = (User.username_key, User.email_key, User.full_name_key)
     folded = text.casefold()
     if matches_start_only(criteria):
-        dialect = ctx.db.get_bind().dialect.name
-        conditions.append(or_(*(_starts_with(column, folded, dialect) for column in searched)))
+        on_postgresql = ctx.on_postgresql
+        conditions.append(
+            or_(*(_starts_with(column, folded, on_postgresql) for column in searched))
+        )
     elif text:
         anywhere = f"%{_escaped(folded)}%"
         conditions.append(or_(*(column.like(anywhere, escape="\\") for column in searched)))

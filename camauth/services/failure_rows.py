@@ -29,9 +29,19 @@ from .context import Context
 # a time no row is newer than: the count of something not to be counted is 0
 _NOTHING_SINCE = datetime(9999, 1, 1, tzinfo=UTC)
 
-# Parameter names that are no column's (an INSERT executed with a parameter named
-# like one of its table's columns would write that column).
-_FAILURE_COLUMNS = [column for column in LoginFailure.__table__.c if column.name != "id"]
+# what ``add_failure`` writes; its parameters are named so that they are no
+# column's (an INSERT executed with a parameter named like one of its table's
+# columns would write that column)
+_FAILURE_FIELDS = (
+    "username_key",
+    "scope",
+    "user_exists",
+    "ip",
+    "network",
+    "user_agent",
+    "reason",
+    "created_at",
+)
 _TIME = LoginFailure.created_at.type
 
 
@@ -60,7 +70,7 @@ _COUNTS = select(
 
 _ADDED = (
     insert(LoginFailure)
-    .values({column.name: bindparam(f"failure_{column.name}") for column in _FAILURE_COLUMNS})
+    .values({name: bindparam(f"failure_{name}") for name in _FAILURE_FIELDS})
     .returning(
         LoginFailure.username_key, LoginFailure.scope, LoginFailure.network, LoginFailure.created_at
     )
@@ -130,7 +140,7 @@ def add_failure(
         if count_scope
         else _NOTHING_SINCE,
     }
-    if ctx.db.get_bind().dialect.name == "postgresql":
+    if ctx.on_postgresql:
         parameters = {
             **{f"failure_{name}": value for name, value in failure.items()},
             **{f"audit_{name}": value for name, value in event_values.items()},

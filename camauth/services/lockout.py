@@ -104,8 +104,7 @@ def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
 
 def _upsert_lock_row(ctx: Context, username_key: str, scope: str) -> Any:
     now = ctx.clock()
-    dialect = ctx.db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if ctx.on_postgresql else sqlite.insert
     upsert = (
         insert(Lockout)
         .values(username_key=username_key, scope=scope, updated_at=now)

@@ -206,7 +206,7 @@ def _counted(ctx: Context, start: datetime, width: timedelta) -> dict[tuple[int,
 def _slices_since(ctx: Context, start: datetime, width: timedelta) -> Any:
     """SQL for the number of whole ``width`` slices between ``start`` and a failure."""
     seconds_per_slice = int(width.total_seconds())
-    if ctx.db.get_bind().dialect.name == "postgresql":
+    if ctx.on_postgresql:
         elapsed = func.extract("epoch", LoginFailure.created_at - start)
         return func.floor(elapsed / seconds_per_slice)
     # SQLite keeps naive UTC text, which strftime('%s') reads as UTC; whole seconds

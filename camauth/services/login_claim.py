@@ -12,7 +12,7 @@ must still:
 Taken one by one, that is a round trip per statement, each paid after argon2
 has left the CPU caches and the database connection cold (0.4 to 0.8 ms each).
 PostgreSQL does it all in one statement: the lock row is read FOR UPDATE in a
-materialized WITH query, and every write is conditional on no lock in force at
+WITH query, and every write is conditional on no lock in force at
 ``now``, the same test as ``lockout.lock_in_force``. SQLite, where a statement
 costs no round trip, takes the steps one by one (``authentication.py``).
 """
@@ -75,13 +75,8 @@ _CLAIM = (
 )
 
 
-def in_one_statement(ctx: Context) -> bool:
-    """Whether this database claims a login with ``claim``."""
-    return ctx.db.get_bind().dialect.name == "postgresql"
-
-
 def claim(ctx: Context, user: User, scope: str, details: dict[str, Any]) -> bool:
-    """Log ``user`` in from ``scope`` unless a lock is in force: True if it was
+    """Log ``user`` in from ``scope`` unless a lock is in force (PostgreSQL only): True if it was
     claimed (the user's row is then held until the transaction ends), False if a
     lock is in force (nothing written; the lock row is held)."""
     now = ctx.clock()

@@ -31,7 +31,7 @@ def hold(ctx: Context, *names: str) -> None:
     Callers that take several take them in the same order, so two requests never
     wait for each other in a circle.
     """
-    if ctx.db.get_bind().dialect.name == "postgresql":
+    if ctx.on_postgresql:
         for name in names:
             ctx.db.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(name)})
     else:
@@ -52,7 +52,7 @@ def hold_row(ctx: Context, instance: Any, *, key_share: bool = False) -> bool:
     nor re-keys, it cannot make two such inserts wait for each other in a circle.
     """
     try:
-        if ctx.db.get_bind().dialect.name == "postgresql":
+        if ctx.on_postgresql:
             ctx.db.refresh(instance, with_for_update={"key_share": key_share})
         else:
             hold(ctx, f"row:{type(instance).__name__}")

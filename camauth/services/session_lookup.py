@@ -14,7 +14,7 @@ is to be changed (see ``web/session.py``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,9 +56,9 @@ class SessionRecord:
     data: str
 
     @classmethod
-    def from_row(cls, row: WebSession) -> SessionRecord:
-        values = {name: getattr(row, name) for name in (*_SESSION_COLUMNS, "data")}
-        return cls(**values)
+    def from_values(cls, values: Mapping[str, Any]) -> SessionRecord:
+        """From a row's values by column name (those of an INSERT, with its id)."""
+        return cls(**{name: values[name] for name in (*_SESSION_COLUMNS, "data")})
 
 
 Processor = Callable[[Any], Any] | None

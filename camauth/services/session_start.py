@@ -48,20 +48,6 @@ _INSERT_ENDING_OTHERS = (
 )
 
 
-def _record(session_id: int, values: dict[str, Any]) -> SessionRecord:
-    return SessionRecord(
-        id=session_id,
-        user_id=values["user_id"],
-        kind=values["kind"],
-        created_at=values["created_at"],
-        last_seen_at=values["last_seen_at"],
-        authenticated_at=values["authenticated_at"],
-        ip=values["ip"],
-        scope=values["scope"],
-        data=values["data"],
-    )
-
-
 def insert_session(
     ctx: Context,
     *,
@@ -72,7 +58,7 @@ def insert_session(
     """Store a new session; returns its token and the row as stored."""
     token, values = new_session_values(ctx, user=user, kind=kind, data=data)
     session_id = ctx.db.execute(_INSERT, values).scalar_one()
-    return token, _record(session_id, values)
+    return token, SessionRecord.from_values({**values, "id": session_id})
 
 
 def start_logged_in_session(
@@ -92,7 +78,7 @@ def start_logged_in_session(
         return insert_session(ctx, user=user, kind=kind, data=data)
     if not user_row_held:
         _hold_user_row(ctx, user)
-    if ctx.db.get_bind().dialect.name != "postgresql":
+    if not ctx.on_postgresql:
         end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
         return insert_session(ctx, user=user, kind=kind, data=data)
     token, values = new_session_values(ctx, user=user, kind=kind, data=data)
@@ -100,7 +86,7 @@ def start_logged_in_session(
     session_id, ended = ctx.db.execute(_INSERT_ENDING_OTHERS, parameters).one()
     if ended:
         audit.record(ctx, ended_event(kind), target=user, details={"count": ended})
-    return token, _record(session_id, values)
+    return token, SessionRecord.from_values({**values, "id": session_id})
 
 
 def _hold_user_row(ctx: Context, user: User) -> None:
