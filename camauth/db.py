@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .services.context import MARK_WRITTEN
 from .settings import database_url
 
 
@@ -48,7 +49,8 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def tm_session(factory: sessionmaker[Session], manager: transaction.TransactionManager) -> Session:
     """An ORM session joined to ``manager``: it commits or aborts with the transaction."""
     dbsession = factory()
-    zope.sqlalchemy.register(dbsession, transaction_manager=manager)
+    joined = zope.sqlalchemy.register(dbsession, transaction_manager=manager)
+    dbsession.info[MARK_WRITTEN] = joined.mark_changed
     return dbsession
 
 
@@ -92,6 +94,7 @@ def includeme(config: Configurator) -> None:
     registry["camauth.dbsession_factory"] = make_session_factory(registry["camauth.engine"])
     # ... and one whose sessions join the request's (thread-local) transaction
     request_factory = make_session_factory(registry["camauth.engine"])
-    zope.sqlalchemy.register(request_factory, transaction_manager=transaction.manager)
+    joined = zope.sqlalchemy.register(request_factory, transaction_manager=transaction.manager)
+    request_factory.configure(info={MARK_WRITTEN: joined.mark_changed})
     registry["camauth.request_dbsession_factory"] = request_factory
     config.add_request_method(_request_dbsession, "dbsession", reify=True)

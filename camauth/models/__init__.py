@@ -4,7 +4,7 @@ from .access import Group, GroupMember, Role, RoleGrant, RolePermission
 from .audit import AuditEvent
 from .device_login import DeviceRequest, DeviceRequestStatus, UserCodeFailure
 from .identity import ExternalIdentity
-from .meta import Base
+from .meta import Base, table_of
 from .mfa import RecoveryCode, TotpAlgorithm, TwoFactorCredential, TwoFactorKind
 from .passkey import Passkey
 from .security import UNTRUSTED_SCOPE, Lockout, LoginFailure
@@ -39,4 +39,5 @@ __all__ = [
     "UserCodeFailure",
     "UserStatus",
     "WebSession",
+    "table_of",
 ]

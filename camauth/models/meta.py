@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, MetaData
+from sqlalchemy import DateTime, Index, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -91,3 +91,10 @@ def objects_of(dialect: str) -> IncludeObject:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, for Core statements (typed: ``__table__`` is a FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

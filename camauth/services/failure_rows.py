@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select
 
-from ..models import AuditEvent, LoginFailure, User
+from ..models import AuditEvent, LoginFailure, User, table_of
 from . import audit, serial
 from .audit import Event
 from .context import Context
@@ -42,7 +42,11 @@ _FAILURE_FIELDS = (
     "reason",
     "created_at",
 )
-_TIME = LoginFailure.created_at.type
+# Core statements on the tables: ORM-enabled DML would be re-annotated, and its
+# cache key recomputed, on every failure (``Context.execute_write``)
+_FAILURES = table_of(LoginFailure)
+_AUDIT = table_of(AuditEvent)
+_TIME = _FAILURES.c.created_at.type
 
 
 def _network_failures(columns: Any) -> ColumnElement[bool]:
@@ -60,38 +64,35 @@ def _scope_failures(columns: Any) -> ColumnElement[bool]:
 
 
 def _counted(where: ColumnElement[bool]) -> Select[Any]:
-    return select(func.count()).select_from(LoginFailure).where(where)
+    return select(func.count()).select_from(_FAILURES).where(where)
 
 
 _COUNTS = select(
-    _counted(_network_failures(LoginFailure)).scalar_subquery(),
-    _counted(_scope_failures(LoginFailure)).scalar_subquery(),
+    _counted(_network_failures(_FAILURES.c)).scalar_subquery(),
+    _counted(_scope_failures(_FAILURES.c)).scalar_subquery(),
 )
 
 _ADDED = (
-    insert(LoginFailure)
+    insert(_FAILURES)
     .values({name: bindparam(f"failure_{name}") for name in _FAILURE_FIELDS})
     .returning(
-        LoginFailure.username_key, LoginFailure.scope, LoginFailure.network, LoginFailure.created_at
+        _FAILURES.c.username_key, _FAILURES.c.scope, _FAILURES.c.network, _FAILURES.c.created_at
     )
     .cte("added")
 )
 
 
 def _with_added(where: Any) -> Any:
-    in_table = _counted(where(LoginFailure)).scalar_subquery()
+    in_table = _counted(where(_FAILURES.c)).scalar_subquery()
     just_added = select(func.count()).select_from(_ADDED).where(where(_ADDED.c)).scalar_subquery()
     return in_table + just_added
 
 
-# the audit INSERT on the mapped class: the ORM sees a write (zope.sqlalchemy
-# then commits, not rolls back)
 _ADD_AND_COUNT = (
-    insert(AuditEvent)
+    insert(_AUDIT)
     .values({name: bindparam(f"audit_{name}") for name in audit.EVENT_FIELDS})
     .add_cte(_ADDED)
     .returning(_with_added(_network_failures), _with_added(_scope_failures))
-    .execution_options(dml_strategy="raw")
 )
 
 
@@ -146,7 +147,7 @@ def add_failure(
             **{f"audit_{name}": value for name, value in event_values.items()},
             **counting,
         }
-        network_failures, scope_failures = ctx.db.execute(_ADD_AND_COUNT, parameters).one()
+        network_failures, scope_failures = ctx.execute_write(_ADD_AND_COUNT, parameters).one()
     else:
         ctx.db.add(LoginFailure(**failure))
         ctx.db.add(AuditEvent(**event_values))

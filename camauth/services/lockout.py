@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..models import UNTRUSTED_SCOPE, Lockout, LoginFailure, User
+from ..models import UNTRUSTED_SCOPE, Lockout, LoginFailure, User, table_of
 from . import audit, failure_rows
 from .addresses import network_of
 from .audit import Event
@@ -102,18 +102,36 @@ def ip_throttled_until(ctx: Context, ip: str) -> datetime | None:
     return throttle_end(ctx, nth_latest)
 
 
-def _upsert_lock_row(ctx: Context, username_key: str, scope: str) -> Any:
-    now = ctx.clock()
-    insert = postgresql.insert if ctx.on_postgresql else sqlite.insert
-    upsert = (
-        insert(Lockout)
-        .values(username_key=username_key, scope=scope, updated_at=now)
-        .on_conflict_do_update(
-            index_elements=[Lockout.username_key, Lockout.scope], set_={"updated_at": now}
-        )
-        .returning(Lockout.counted_since, Lockout.locked_until)
+def _lock_row_upsert(insert: Any) -> Any:
+    """Create the scope's lock row, or touch it: either way it is held until the
+    transaction ends. A Core statement on the table, built once: ORM-enabled DML
+    would be re-annotated (and its cache key recomputed) on every failure."""
+    lockouts = table_of(Lockout)
+    upsert = insert(lockouts).values(
+        username_key=bindparam("upsert_username_key"),
+        scope=bindparam("upsert_scope"),
+        updated_at=bindparam("upsert_now", type_=lockouts.c.updated_at.type),
     )
-    return ctx.db.execute(upsert).one()
+    return upsert.on_conflict_do_update(
+        index_elements=[lockouts.c.username_key, lockouts.c.scope],
+        set_={"updated_at": upsert.excluded.updated_at},
+    ).returning(lockouts.c.counted_since, lockouts.c.locked_until)
+
+
+_UPSERT_LOCK_ROW = {
+    "postgresql": _lock_row_upsert(postgresql.insert),
+    "sqlite": _lock_row_upsert(sqlite.insert),
+}
+
+
+def _upsert_lock_row(ctx: Context, username_key: str, scope: str) -> Any:
+    upsert = _UPSERT_LOCK_ROW["postgresql" if ctx.on_postgresql else "sqlite"]
+    parameters = {
+        "upsert_username_key": username_key,
+        "upsert_scope": scope,
+        "upsert_now": ctx.clock(),
+    }
+    return ctx.execute_write(upsert, parameters).one()
 
 
 @dataclass(frozen=True)

@@ -24,54 +24,55 @@ from typing import Any
 from sqlalchemy import bindparam, exists, insert, null, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..models import AuditEvent, Lockout, User
+from ..models import AuditEvent, Lockout, User, table_of
 from . import audit
 from .audit import Event
 from .context import Context
 
+# Core statements on the tables: ORM-enabled DML would be re-annotated, and its
+# cache key recomputed, on every login (``Context.execute_write``).
+_AUDIT = table_of(AuditEvent)
+_LOCKOUTS = table_of(Lockout).c
+_USERS = table_of(User)
+
 # Parameter names that are no column's: an UPDATE executed with a parameter named
 # like one of its table's columns would SET that column to it.
-_NOW = bindparam("claim_now", type_=Lockout.locked_until.type)
+_NOW = bindparam("claim_now", type_=_LOCKOUTS.locked_until.type)
 _THIS_SCOPE = (
-    Lockout.username_key == bindparam("claim_username_key"),
-    Lockout.scope == bindparam("claim_scope"),
+    _LOCKOUTS.username_key == bindparam("claim_username_key"),
+    _LOCKOUTS.scope == bindparam("claim_scope"),
 )
 
 # the scope's lock row (if any), held (a WITH query that locks rows is run once,
 # never folded into the queries that read it)
-_HELD = select(Lockout.locked_until).where(*_THIS_SCOPE).with_for_update().cte("held")
+_HELD = select(_LOCKOUTS.locked_until).where(*_THIS_SCOPE).with_for_update().cte("held")
 _NO_LOCK_IN_FORCE = ~exists().select_from(_HELD).where(_HELD.c.locked_until > _NOW)
 
 _RESET = (
-    update(Lockout)
+    update(table_of(Lockout))
     .where(*_THIS_SCOPE, _NO_LOCK_IN_FORCE)
     .values(counted_since=_NOW, locked_until=null(), updated_at=_NOW)
     .cte("reset")
 )
 _STAMPED = (
-    update(User)
-    .where(User.id == bindparam("claim_user_id"), _NO_LOCK_IN_FORCE)
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("claim_user_id"), _NO_LOCK_IN_FORCE)
     .values(last_login_at=_NOW)
     .cte("stamped")
 )
 
-# The audit row is the statement's own INSERT, on the mapped class: the ORM sees
-# a write (zope.sqlalchemy then commits, not rolls back), and a row comes back
-# only when the login was claimed.
+# the audit row is the statement's own INSERT: a row comes back only when the
+# login was claimed
 _CLAIM = (
-    insert(AuditEvent)
+    insert(_AUDIT)
     .from_select(
         audit.EVENT_FIELDS,
         select(
-            *(
-                bindparam(f"audit_{name}", type_=AuditEvent.__table__.c[name].type)
-                for name in audit.EVENT_FIELDS
-            )
+            *(bindparam(f"audit_{name}", type_=_AUDIT.c[name].type) for name in audit.EVENT_FIELDS)
         ).where(_NO_LOCK_IN_FORCE),
     )
     .add_cte(_RESET, _STAMPED)
-    .returning(AuditEvent.id)
-    .execution_options(dml_strategy="raw")
+    .returning(_AUDIT.c.id)
 )
 
 
@@ -90,7 +91,7 @@ def claim(ctx: Context, user: User, scope: str, details: dict[str, Any]) -> bool
         "claim_user_id": user.id,
         **{f"audit_{name}": value for name, value in event.items()},
     }
-    claimed = ctx.db.execute(_CLAIM, parameters).first() is not None
+    claimed = ctx.execute_write(_CLAIM, parameters).first() is not None
     if claimed:
         # what the statement wrote, without marking the user changed (no UPDATE again)
         set_committed_value(user, "last_login_at", now)

@@ -16,35 +16,34 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select
 
-from ..models import SessionKind, User, WebSession
+from ..models import SessionKind, User, WebSession, table_of
 from . import audit, serial
 from .context import Context
 from .session_lookup import SessionRecord
 from .sessions import end_user_sessions, ended_event, new_session_values
 
-# Statements on the mapped class, run as written ("raw"): the ORM adds no bulk
-# machinery, yet sees a write (zope.sqlalchemy then commits rather than rolls back)
-_RAW = {"dml_strategy": "raw"}
-_INSERT = insert(WebSession).returning(WebSession.id).execution_options(**_RAW)
+# Core statements on the table: an ORM statement would be re-annotated, and its
+# cache key recomputed, on every login (``Context.execute_write``)
+_SESSIONS = table_of(WebSession)
+_INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
 
 # PostgreSQL: the user's browser sessions are deleted and the new one inserted
 # by one statement. The DELETE reads the sessions committed before the
 # statement began; the caller already holds the user's row, so a login of the
 # same user that went first has committed its session by then.
 _ENDED = (
-    delete(WebSession)
+    delete(_SESSIONS)
     .where(
-        WebSession.user_id == bindparam("ending_user_id"),
-        WebSession.kind == SessionKind.BROWSER.value,
+        _SESSIONS.c.user_id == bindparam("ending_user_id"),
+        _SESSIONS.c.kind == SessionKind.BROWSER.value,
     )
-    .returning(WebSession.id)
+    .returning(_SESSIONS.c.id)
     .cte("ended")
 )
 _INSERT_ENDING_OTHERS = (
-    insert(WebSession)
+    insert(_SESSIONS)
     .add_cte(_ENDED)
-    .returning(WebSession.id, select(func.count()).select_from(_ENDED).scalar_subquery())
-    .execution_options(**_RAW)
+    .returning(_SESSIONS.c.id, select(func.count()).select_from(_ENDED).scalar_subquery())
 )
 
 
@@ -57,7 +56,7 @@ def insert_session(
 ) -> tuple[str, SessionRecord]:
     """Store a new session; returns its token and the row as stored."""
     token, values = new_session_values(ctx, user=user, kind=kind, data=data)
-    session_id = ctx.db.execute(_INSERT, values).scalar_one()
+    session_id = ctx.execute_write(_INSERT, values).scalar_one()
     return token, SessionRecord.from_values({**values, "id": session_id})
 
 
@@ -83,7 +82,7 @@ def start_logged_in_session(
         return insert_session(ctx, user=user, kind=kind, data=data)
     token, values = new_session_values(ctx, user=user, kind=kind, data=data)
     parameters = {**values, "ending_user_id": user.id}
-    session_id, ended = ctx.db.execute(_INSERT_ENDING_OTHERS, parameters).one()
+    session_id, ended = ctx.execute_write(_INSERT_ENDING_OTHERS, parameters).one()
     if ended:
         audit.record(ctx, ended_event(kind), target=user, details={"count": ended})
     return token, SessionRecord.from_values({**values, "id": session_id})

@@ -100,13 +100,15 @@ def next_node() -> colander.SchemaNode:
     )
 
 
-def login_schema(request: Request) -> colander.SchemaNode:
+def login_schema(request: Request, *, bound: bool = True) -> colander.SchemaNode:
+    """The login form's schema; ``bound=False`` leaves the CSRF field's default
+    unresolved, for checking a POST (see ``views/login.py``)."""
     settings = app_settings(request.registry)
     schema = CSRFSchema()
     schema.add(next_node())
     schema.add(username_node())
     schema.add(password_node("password", "Password", "current-password", settings))
-    return schema.bind(request=request)
+    return schema.bind(request=request) if bound else schema
 
 
 def _new_passwords_match(node: colander.SchemaNode, value: dict[str, Any]) -> None:

@@ -78,3 +78,42 @@ def test_the_filled_page_is_a_fresh_rendering(app, rendering_every_time, renders
     assert renders == ["login", "login"]  # the kept stencil once, the reloading app once
     assert pages[0] == pages[1] == pages[2]
     assert f'value="{token}"' in pages[0]
+
+
+def _refused(app: Any, token: str, username: str, password: str) -> Any:
+    """A login POST refused as "Invalid username or password." (403)."""
+    visitor = browser(app)
+    visitor.set_cookie(app.registry["camauth.settings"].cookie_prefix + CSRF_COOKIE, token)
+    fields = {"csrf_token": token, "next": AWKWARD_NEXT, "username": username}
+    return visitor.post("/login", {**fields, "password": password, "submit": "submit"}, status=403)
+
+
+@pytest.mark.parametrize("username", ["alice", "Zoë.ß-x@y_1", "nobody-here"])
+def test_the_refusal_is_a_fresh_rendering_with_the_username_kept(
+    app, rendering_every_time, renders, username
+):
+    create_user(app, "alice")
+    token = "a-csrf-token-the-visitor-already-holds"
+    pages = [
+        _refused(each, token, username, "not the password").text
+        for each in (app, app, rendering_every_time)
+    ]
+    assert renders == ["login", "login"]  # the kept stencil once, the reloading app once
+    assert pages[0] == pages[1] == pages[2]
+    assert "Invalid username or password." in pages[0]
+    assert f'value="{token}"' in pages[0]
+    assert f'value="{username}"' in pages[0]
+    assert 'value="/account?a=&quot;b\'&amp;c&lt;d&gt;e"' in pages[0]
+    assert "not the password" not in pages[0]
+
+
+def test_a_refusal_with_a_query_string_is_rendered(app, renders):
+    """A query string may carry a notice the kept page does not have."""
+    token = "a-csrf-token-the-visitor-already-holds"
+    visitor = browser(app)
+    visitor.set_cookie(app.registry["camauth.settings"].cookie_prefix + CSRF_COOKIE, token)
+    fields = {"csrf_token": token, "username": "nobody", "password": "x", "submit": "submit"}
+    page = visitor.post("/login?notice=log-in-again", fields, status=403)
+    assert renders == ["login"]
+    assert "Please log in again." in page.text
+    assert "Invalid username or password." in page.text

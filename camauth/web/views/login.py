@@ -66,6 +66,21 @@ def _login_form(request: Request) -> deform.Form:
     return make_form(login_schema(request), "Log in", "login", request.route_path("camauth.login"))
 
 
+_CHECKING_SCHEMA = "camauth.login_schema_unbound"
+
+
+def _checking_form(request: Request) -> deform.Form:
+    """A form to check a login POST with. Its schema is built once per application
+    and left unbound: binding (a copy of the schema, to give the CSRF field its
+    default) costs more than the check, and only a form rendered from nothing
+    uses that default. A failed check renders what was submitted."""
+    registry = request.registry
+    schema = registry.get(_CHECKING_SCHEMA)
+    if schema is None:
+        schema = registry[_CHECKING_SCHEMA] = login_schema(request, bound=False)
+    return make_form(schema, "Log in", "login", request.route_path("camauth.login"))
+
+
 # messages other pages send people to the login page with (?notice=...)
 NOTICES = {
     "password-changed": "Your password has been changed. Log in with your new password.",
@@ -112,6 +127,28 @@ def _blank_page(request: Request) -> str:
     return page_html(request, "login.html", None, **_values(request, rendered))
 
 
+def _invalid_blank_page(request: Request) -> str:
+    """The page refusing a wrong password, with holes for the CSRF token, ``next``
+    and the username typed (the password is never shown again)."""
+    form = _login_form(request)
+    holes = {name: hole(name) for name in ("csrf_token", "next", "username")}
+    rendered = form.render({**holes, "password": ""})
+    return page_html(request, "login.html", None, **_values(request, rendered, INVALID))
+
+
+def _invalid_page(request: Request, values: dict[str, Any]) -> Response:
+    """The most common refusal, "Invalid username or password.": like the page a
+    visitor gets, rendered once and filled in (when no query string carries a
+    notice and no one is logged in)."""
+    if request.environ.get("QUERY_STRING") or request.user is not None:
+        return _page(request, _login_form(request).render({**values, "password": ""}), 403, INVALID)
+    blank = stencil(
+        request, ("login-invalid", request.script_name), lambda: _invalid_blank_page(request)
+    )
+    fields = {name: values[name] for name in ("csrf_token", "next", "username")}
+    return html_response(blank.fill(**fields), STATUS[Outcome.INVALID])
+
+
 @view_config(route_name="camauth.login", request_method="GET")
 def login_page(request: Request) -> Response:
     # no query string (the usual case): no query to parse, and a plain dict, whose
@@ -131,7 +168,7 @@ def login_page(request: Request) -> Response:
 
 @view_config(route_name="camauth.login", request_method="POST")
 def login_submit(request: Request) -> Response:
-    form = _login_form(request)
+    form = _checking_form(request)
     try:
         values = form.validate(form_controls(request))
     except deform.ValidationFailure as failure:
@@ -160,8 +197,10 @@ def login_submit(request: Request) -> Response:
             if resent is not None:
                 send_registration_mail(request, resent)
                 message += " We have sent you a new link."
+        if result.outcome is Outcome.INVALID:  # the message is INVALID
+            return commit_anyway(_invalid_page(request, values))
         values["password"] = ""
-        page = _page(request, form.render(values), STATUS[result.outcome], message)
+        page = _page(request, _login_form(request).render(values), STATUS[result.outcome], message)
         return commit_anyway(page)
     return complete_login(request, result.user, target, user_row_held=result.user_row_held)
 
