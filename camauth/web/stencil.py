@@ -7,7 +7,8 @@ page around it. Yet everything on it is fixed by the configuration except the
 CSRF token and the hidden ``next`` field. So it is rendered once with a marker
 in each such place (a *stencil*) and served by putting each request's values
 in, escaped exactly as Chameleon escapes an attribute value, so the page is the
-same, byte for byte, as a fresh rendering.
+same, byte for byte, as a fresh rendering. The page refusing a wrong password
+("Invalid username or password.") is one too, the username typed a third hole.
 
 The markers carry a random part made at start-up: no value on a page (all of
 them are set by the configuration) can contain one by accident or design.
