@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, literal_column, null, select
+from sqlalchemy.exc import InvalidRequestError
 
 from ..models import UNTRUSTED_SCOPE, User, UserStatus
 from . import accounts, audit, lockout, login_claim, mfa, recovery_codes
@@ -69,44 +70,78 @@ def authenticate(
         return LoginResult(Outcome.LOCKED, until=before.locked_until, scope=scope)
 
     user = before.user
-    checked = ctx.passwords.verify(user.password_hash if user else None, password)
-    if user is None or not checked.ok or user.status == UserStatus.DISABLED:
-        reason = "disabled" if user is not None and checked.ok else "password"
-        failure = lockout.record_failure(ctx, key, scope=scope, user=user, reason=reason)
-        if failure.locked_until is not None:
-            return LoginResult(Outcome.LOCKED, until=failure.locked_until, scope=scope)
-        return LoginResult(Outcome.INVALID, scope=scope)
+    checked_hash = user.password_hash if user else None
+    checked = ctx.passwords.verify(checked_hash, password)
+    if user is None or checked_hash is None or not checked.ok or user.status == UserStatus.DISABLED:
+        return _count_failure(ctx, key, scope, user, checked.ok)
+    if user.is_active and not user.has_second_factor:
+        return _claim(ctx, user, scope, checked_hash, checked.new_hash)
+    return _second_step_or_pending(ctx, user, scope, checked.new_hash)
 
+
+def _count_failure(
+    ctx: Context, key: str, scope: str, user: User | None, password_ok: bool
+) -> LoginResult:
+    reason = "disabled" if user is not None and password_ok else "password"
+    failure = lockout.record_failure(ctx, key, scope=scope, user=user, reason=reason)
+    if failure.locked_until is not None:
+        return LoginResult(Outcome.LOCKED, until=failure.locked_until, scope=scope)
+    return LoginResult(Outcome.INVALID, scope=scope)
+
+
+def _second_step_or_pending(
+    ctx: Context, user: User, scope: str, new_hash: str | None
+) -> LoginResult:
     # The lock was checked before argon2 ran, without a lock: failures made in
     # parallel meanwhile may have locked the scope. Check again holding its row,
-    # so that a right password can neither slip through nor clear that lock.
-    if user.is_active and not user.has_second_factor and ctx.on_postgresql:
-        return _claim(ctx, user, scope, checked.new_hash)
-    held = lockout.hold_lock_row(ctx, key, scope)
+    # so that a right password cannot slip through that lock.
+    held = lockout.hold_lock_row(ctx, user.username_key, scope)
     if held.until is not None:
         return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
-    if checked.new_hash:
-        user.password_hash = checked.new_hash
+    if new_hash:
+        user.password_hash = new_hash
     if not user.is_active:
         return LoginResult(Outcome.PENDING, user=user, scope=scope)
-    if user.has_second_factor:  # a code or a passkey follows
-        return LoginResult(Outcome.SECOND_FACTOR, user=user, scope=scope)
-    succeed(ctx, user, scope, held, {"two_factor": "none"})
-    return LoginResult(Outcome.OK, user=user, scope=scope)
+    return LoginResult(Outcome.SECOND_FACTOR, user=user, scope=scope)  # a code or a passkey
 
 
-def _claim(ctx: Context, user: User, scope: str, new_hash: str | None) -> LoginResult:
-    """The lock check, the success and its audit in one statement (login_claim)."""
+def _claim(
+    ctx: Context, user: User, scope: str, checked_hash: str, new_hash: str | None
+) -> LoginResult:
+    """The lock check, the account check, the success and its audit (login_claim).
+    Refused: a lock in force, or an account that changed while argon2 ran, which
+    is judged again as it is now."""
     details = {"device": _device(scope), "two_factor": "none"}
-    if not login_claim.claim(ctx, user, scope, details):
-        held = lockout.hold_lock_row(ctx, user.username_key, scope)  # already ours: its end
+    key = user.username_key
+    if not login_claim.claim(ctx, user, scope, details, checked_hash):
+        held = lockout.hold_lock_row(ctx, key, scope)  # already ours: its end
+        if held.until is not None:
+            return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
+        current = _as_committed(ctx, user)
+        same_password = current is not None and current.password_hash == checked_hash
+        if current is None or not same_password or current.status == UserStatus.DISABLED:
+            # a new password, a disable or a deletion committed while argon2 ran:
+            # the password was checked against what no longer is
+            return _count_failure(ctx, key, scope, current, same_password)
+        if not current.is_active or current.has_second_factor:  # pending, or 2FA turned on
+            return _second_step_or_pending(ctx, current, scope, new_hash)
         # The statement judged the lock at the time it was sent, then may have
         # waited for the row: a lock that ended meanwhile no longer holds it back.
-        if held.until is not None or not login_claim.claim(ctx, user, scope, details):
-            return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
+        if not login_claim.claim(ctx, user, scope, details, checked_hash):
+            return LoginResult(Outcome.INVALID, scope=scope)  # changed again: refused
     if new_hash:
         user.password_hash = new_hash
     return LoginResult(Outcome.OK, user=user, scope=scope, user_row_held=True)
+
+
+def _as_committed(ctx: Context, user: User) -> User | None:
+    """``user`` re-read as committed now (None if deleted meanwhile)."""
+    try:
+        ctx.db.refresh(user)
+    except InvalidRequestError:  # its row is gone
+        ctx.db.expunge(user)
+        return None
+    return user
 
 
 def _device(scope: str) -> str:

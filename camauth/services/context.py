@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Executable, Result
+from sqlalchemy import CursorResult, Executable
 from sqlalchemy.orm import Session
 
 from ..clock import Clock
@@ -57,7 +57,7 @@ class Context:
 
     def execute_write(
         self, statement: Executable, parameters: Mapping[str, Any]
-    ) -> Result[*tuple[Any, ...]]:
+    ) -> CursorResult[*tuple[Any, ...]]:
         """Run a Core INSERT, UPDATE or DELETE (on a Table, not a mapped class) in
         this context's session, after flushing pending ORM changes as an ORM
         statement would.
@@ -73,7 +73,8 @@ class Context:
         """
         if self.db.autoflush:
             self.db.flush()
-        result = self.db.execute(statement, parameters)
+        # a Core INSERT, UPDATE or DELETE gives a cursor's result (with rowcount)
+        result = cast("CursorResult[*tuple[Any, ...]]", self.db.execute(statement, parameters))
         mark_written = self.db.info.get(MARK_WRITTEN)
         if mark_written is not None:
             mark_written(self.db)
