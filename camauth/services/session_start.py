@@ -4,19 +4,20 @@ Every login and every visitor who stores something pays for this, and a login
 pays it after argon2 has run (the CPU caches cold). So the row is written with
 one Core statement rather than an ORM object and its flush: the caller needs
 the values, not a mapped object. On PostgreSQL a browser login under
-``session.one_per_user`` ends the user's other browser sessions in that same
-statement (a data-modifying WITH); SQLite runs the two statements one after
-the other. (``sessions.create_session`` still makes ORM rows for callers that
-fill in more of the row, such as an approved device login.)
+``session.one_per_user`` ends the user's other browser sessions, and audits
+their end, in that same statement (data-modifying WITH queries); SQLite runs
+the statements one after the other. (``sessions.create_session`` still makes
+ORM rows for callers that fill in more of the row, such as an approved device
+login.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, exists, func, insert, literal_column, select
 
-from ..models import SessionKind, User, WebSession, table_of
+from ..models import AuditEvent, SessionKind, User, WebSession, table_of
 from . import audit, serial
 from .context import Context
 from .session_lookup import SessionRecord
@@ -27,10 +28,10 @@ from .sessions import end_user_sessions, ended_event, new_session_values
 _SESSIONS = table_of(WebSession)
 _INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
 
-# PostgreSQL: the user's browser sessions are deleted and the new one inserted
-# by one statement. The DELETE reads the sessions committed before the
-# statement began; the caller already holds the user's row, so a login of the
-# same user that went first has committed its session by then.
+# PostgreSQL: the user's browser sessions are deleted, their end audited and the
+# new one inserted by one statement. The DELETE reads the sessions committed
+# before the statement began; the caller already holds the user's row, so a
+# login of the same user that went first has committed its session by then.
 _ENDED = (
     delete(_SESSIONS)
     .where(
@@ -40,11 +41,28 @@ _ENDED = (
     .returning(_SESSIONS.c.id)
     .cte("ended")
 )
-_INSERT_ENDING_OTHERS = (
-    insert(_SESSIONS)
-    .add_cte(_ENDED)
-    .returning(_SESSIONS.c.id, select(func.count()).select_from(_ENDED).scalar_subquery())
+_AUDIT = table_of(AuditEvent)
+# the audit event of those sessions' end (``sessions.end_user_sessions`` writes
+# the same one), only if there were any: its details are {"count": n}
+_ENDED_AUDITED = (
+    insert(_AUDIT)
+    .from_select(
+        audit.EVENT_FIELDS,
+        select(
+            *(
+                func.json_build_object(
+                    literal_column("'count'"),
+                    select(func.count()).select_from(_ENDED).scalar_subquery(),
+                )
+                if name == "details"
+                else bindparam(f"ended_{name}", type_=_AUDIT.c[name].type)
+                for name in audit.EVENT_FIELDS
+            )
+        ).where(exists().select_from(_ENDED)),
+    )
+    .cte("ended_audited")
 )
+_INSERT_ENDING_OTHERS = insert(_SESSIONS).add_cte(_ENDED, _ENDED_AUDITED).returning(_SESSIONS.c.id)
 
 
 def insert_session(
@@ -81,10 +99,13 @@ def start_logged_in_session(
         end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
         return insert_session(ctx, user=user, kind=kind, data=data)
     token, values = new_session_values(ctx, user=user, kind=kind, data=data)
-    parameters = {**values, "ending_user_id": user.id}
-    session_id, ended = ctx.execute_write(_INSERT_ENDING_OTHERS, parameters).one()
-    if ended:
-        audit.record(ctx, ended_event(kind), target=user, details={"count": ended})
+    ended = audit.event_values(ctx, ended_event(kind), user)
+    parameters = {
+        **values,
+        "ending_user_id": user.id,
+        **{f"ended_{name}": value for name, value in ended.items() if name != "details"},
+    }
+    session_id = ctx.execute_write(_INSERT_ENDING_OTHERS, parameters).scalar_one()
     return token, SessionRecord.from_values({**values, "id": session_id})
 
 

@@ -22,6 +22,7 @@ from .conftest import (
     HOME_LOGIN_REDIRECT,
     StatementLog,
     all_rows,
+    audit_events,
     browser,
     create_user,
     engine_of,
@@ -303,6 +304,10 @@ def test_one_session_per_user(app_factory):
     assert first.get("/", status=303).headers["Location"].endswith(HOME_LOGIN_REDIRECT)
     assert "Signed in as alice" in second.get("/").text
     assert len(session_rows(app, user_id)) == 1
+    # the first session's end is audited, by the same statement on PostgreSQL
+    [ended] = audit_events(app, "session_ended")
+    assert (ended.target_id, ended.target_name, ended.details) == (user_id, "alice", {"count": 1})
+    assert ended.ip == "192.0.2.11"
 
 
 def test_several_sessions_when_one_per_user_is_off(app_factory):
