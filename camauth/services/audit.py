@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import AuditEvent, User
+from sqlalchemy import insert
+
+from ..models import AuditEvent, User, table_of
 from .context import Context
 
 
@@ -86,6 +88,17 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     ctx.db.add(AuditEvent(**event_values(ctx, event, target, target_name, details)))
+
+
+_INSERT = insert(table_of(AuditEvent))
+
+
+def record_at_once(
+    ctx: Context, event: Event, *, target: User | None = None, details: dict[str, Any] | None = None
+) -> None:
+    """``record``, written now by a Core INSERT built once rather than by the ORM's
+    flush: for the events every login writes."""
+    ctx.execute_write(_INSERT, event_values(ctx, event, target, details=details))
 
 
 # what ``event_values`` gives, in order: for statements that write events themselves

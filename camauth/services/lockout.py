@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import UNTRUSTED_SCOPE, Lockout, LoginFailure, User, table_of
@@ -239,14 +239,27 @@ def record_network_failure(ctx: Context, reason: str, event: Event) -> None:
     )
 
 
+_RESET_NOW = bindparam("reset_now", type_=table_of(Lockout).c.updated_at.type)
+# a Core statement built once: it runs on every successful login of a scope with
+# failures (``Context.execute_write``)
+_RESET_AFTER_SUCCESS = (
+    update(table_of(Lockout))
+    .where(
+        table_of(Lockout).c.username_key == bindparam("reset_username_key"),
+        table_of(Lockout).c.scope == bindparam("reset_scope"),
+    )
+    .values(counted_since=_RESET_NOW, locked_until=null(), updated_at=_RESET_NOW)
+)
+
+
 def reset_after_success(ctx: Context, username_key: str, scope: str) -> None:
     """A successful login restarts the count for the scope it came from."""
-    now = ctx.clock()
-    ctx.db.execute(
-        update(Lockout)
-        .where(Lockout.username_key == username_key, Lockout.scope == scope)
-        .values(counted_since=now, locked_until=None, updated_at=now)
-    )
+    parameters = {
+        "reset_username_key": username_key,
+        "reset_scope": scope,
+        "reset_now": ctx.clock(),
+    }
+    ctx.execute_write(_RESET_AFTER_SUCCESS, parameters)
 
 
 def unlock(ctx: Context, username_key: str, user: User | None = None) -> int:

@@ -120,7 +120,7 @@ def claim(
         claimed = ctx.execute_write(_STAMP, parameters).rowcount == 1
         if claimed:
             lockout.reset_after_success(ctx, user.username_key, scope)
-            audit.record(acting, Event.LOGIN_SUCCESS, target=user, details=details)
+            audit.record_at_once(acting, Event.LOGIN_SUCCESS, target=user, details=details)
     if claimed:
         # what the statement wrote, without marking the user changed (no UPDATE again)
         set_committed_value(user, "last_login_at", now)

@@ -21,7 +21,7 @@ from ..models import AuditEvent, SessionKind, User, WebSession, table_of
 from . import audit, serial
 from .context import Context
 from .session_lookup import SessionRecord
-from .sessions import end_user_sessions, ended_event, new_session_values
+from .sessions import ended_event, new_session_values
 
 # Core statements on the table: an ORM statement would be re-annotated, and its
 # cache key recomputed, on every login (``Context.execute_write``)
@@ -32,15 +32,11 @@ _INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
 # new one inserted by one statement. The DELETE reads the sessions committed
 # before the statement began; the caller already holds the user's row, so a
 # login of the same user that went first has committed its session by then.
-_ENDED = (
-    delete(_SESSIONS)
-    .where(
-        _SESSIONS.c.user_id == bindparam("ending_user_id"),
-        _SESSIONS.c.kind == SessionKind.BROWSER.value,
-    )
-    .returning(_SESSIONS.c.id)
-    .cte("ended")
+_END_BROWSER_SESSIONS = delete(_SESSIONS).where(
+    _SESSIONS.c.user_id == bindparam("ending_user_id"),
+    _SESSIONS.c.kind == SessionKind.BROWSER.value,
 )
+_ENDED = _END_BROWSER_SESSIONS.returning(_SESSIONS.c.id).cte("ended")
 _AUDIT = table_of(AuditEvent)
 # the audit event of those sessions' end (``sessions.end_user_sessions`` writes
 # the same one), only if there were any: its details are {"count": n}
@@ -95,8 +91,10 @@ def start_logged_in_session(
         return insert_session(ctx, user=user, kind=kind, data=data)
     if not user_row_held:
         _hold_user_row(ctx, user)
-    if not ctx.on_postgresql:
-        end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
+    if not ctx.on_postgresql:  # as sessions.end_user_sessions, with a statement built once
+        count = ctx.execute_write(_END_BROWSER_SESSIONS, {"ending_user_id": user.id}).rowcount
+        if count:
+            audit.record_at_once(ctx, ended_event(kind), target=user, details={"count": count})
         return insert_session(ctx, user=user, kind=kind, data=data)
     token, values = new_session_values(ctx, user=user, kind=kind, data=data)
     ended = audit.event_values(ctx, ended_event(kind), user)
