@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 
 from ..models import AuditEvent, User, table_of
 from .context import Context
@@ -113,6 +113,22 @@ EVENT_FIELDS = (
     "user_agent",
     "details",
 )
+
+
+def event_binds(prefix: str, **in_sql: Any) -> dict[str, Any]:
+    """An event's fields (``EVENT_FIELDS``) as bind parameters named ``prefix`` +
+    field, for a statement that writes the event itself; ``in_sql`` gives fields
+    the statement computes instead. Values for them: ``event_parameters``."""
+    table = table_of(AuditEvent)
+    return {
+        name: in_sql[name] if name in in_sql else bindparam(prefix + name, type_=table.c[name].type)
+        for name in EVENT_FIELDS
+    }
+
+
+def event_parameters(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``event_values`` for the bind parameters of ``event_binds(prefix)``."""
+    return {prefix + name: value for name, value in values.items()}
 
 
 def event_values(

@@ -90,7 +90,7 @@ def _with_added(where: Any) -> Any:
 
 _ADD_AND_COUNT = (
     insert(_AUDIT)
-    .values({name: bindparam(f"audit_{name}") for name in audit.EVENT_FIELDS})
+    .values(audit.event_binds("audit_"))
     .add_cte(_ADDED)
     .returning(_with_added(_network_failures), _with_added(_scope_failures))
 )
@@ -144,7 +144,7 @@ def add_failure(
     if ctx.on_postgresql:
         parameters = {
             **{f"failure_{name}": value for name, value in failure.items()},
-            **{f"audit_{name}": value for name, value in event_values.items()},
+            **audit.event_parameters("audit_", event_values),
             **counting,
         }
         network_failures, scope_failures = ctx.execute_write(_ADD_AND_COUNT, parameters).one()

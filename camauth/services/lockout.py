@@ -239,14 +239,15 @@ def record_network_failure(ctx: Context, reason: str, event: Event) -> None:
     )
 
 
-_RESET_NOW = bindparam("reset_now", type_=table_of(Lockout).c.updated_at.type)
+_LOCKOUTS = table_of(Lockout)
+_RESET_NOW = bindparam("reset_now", type_=_LOCKOUTS.c.updated_at.type)
 # a Core statement built once: it runs on every successful login of a scope with
 # failures (``Context.execute_write``)
 _RESET_AFTER_SUCCESS = (
-    update(table_of(Lockout))
+    update(_LOCKOUTS)
     .where(
-        table_of(Lockout).c.username_key == bindparam("reset_username_key"),
-        table_of(Lockout).c.scope == bindparam("reset_scope"),
+        _LOCKOUTS.c.username_key == bindparam("reset_username_key"),
+        _LOCKOUTS.c.scope == bindparam("reset_scope"),
     )
     .values(counted_since=_RESET_NOW, locked_until=null(), updated_at=_RESET_NOW)
 )

@@ -82,9 +82,7 @@ _CLAIM = (
     insert(_AUDIT)
     .from_select(
         audit.EVENT_FIELDS,
-        select(
-            *(bindparam(f"audit_{name}", type_=_AUDIT.c[name].type) for name in audit.EVENT_FIELDS)
-        ).where(_WAS_STAMPED),
+        select(*audit.event_binds("audit_").values()).where(_WAS_STAMPED),
     )
     .add_cte(_STAMPED, _RESET)
     .returning(_AUDIT.c.id)
@@ -114,7 +112,7 @@ def claim(
     acting = ctx.acting_as(user.id, user.username)
     if ctx.on_postgresql:
         event = audit.event_values(acting, Event.LOGIN_SUCCESS, user, details=details)
-        parameters |= {f"audit_{name}": value for name, value in event.items()}
+        parameters |= audit.event_parameters("audit_", event)
         claimed = ctx.execute_write(_CLAIM, parameters).first() is not None
     else:
         claimed = ctx.execute_write(_STAMP, parameters).rowcount == 1

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, insert, literal_column, select
+from sqlalchemy import exists, func, insert, literal_column, select
 
 from ..models import AuditEvent, SessionKind, User, WebSession, table_of
 from . import audit, serial
 from .context import Context
 from .session_lookup import SessionRecord
-from .sessions import ended_event, new_session_values
+from .sessions import END_SESSIONS_OF_KIND, end_user_sessions, ended_event, new_session_values
 
 # Core statements on the table: an ORM statement would be re-annotated, and its
 # cache key recomputed, on every login (``Context.execute_write``)
@@ -32,28 +32,19 @@ _INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
 # new one inserted by one statement. The DELETE reads the sessions committed
 # before the statement began; the caller already holds the user's row, so a
 # login of the same user that went first has committed its session by then.
-_END_BROWSER_SESSIONS = delete(_SESSIONS).where(
-    _SESSIONS.c.user_id == bindparam("ending_user_id"),
-    _SESSIONS.c.kind == SessionKind.BROWSER.value,
-)
-_ENDED = _END_BROWSER_SESSIONS.returning(_SESSIONS.c.id).cte("ended")
+_ENDED = END_SESSIONS_OF_KIND.returning(_SESSIONS.c.id).cte("ended")
 _AUDIT = table_of(AuditEvent)
 # the audit event of those sessions' end (``sessions.end_user_sessions`` writes
 # the same one), only if there were any: its details are {"count": n}
+_ENDED_COUNT = select(func.count()).select_from(_ENDED).scalar_subquery()
 _ENDED_AUDITED = (
     insert(_AUDIT)
     .from_select(
         audit.EVENT_FIELDS,
         select(
-            *(
-                func.json_build_object(
-                    literal_column("'count'"),
-                    select(func.count()).select_from(_ENDED).scalar_subquery(),
-                )
-                if name == "details"
-                else bindparam(f"ended_{name}", type_=_AUDIT.c[name].type)
-                for name in audit.EVENT_FIELDS
-            )
+            *audit.event_binds(
+                "ended_", details=func.json_build_object(literal_column("'count'"), _ENDED_COUNT)
+            ).values()
         ).where(exists().select_from(_ENDED)),
     )
     .cte("ended_audited")
@@ -91,17 +82,17 @@ def start_logged_in_session(
         return insert_session(ctx, user=user, kind=kind, data=data)
     if not user_row_held:
         _hold_user_row(ctx, user)
-    if not ctx.on_postgresql:  # as sessions.end_user_sessions, with a statement built once
-        count = ctx.execute_write(_END_BROWSER_SESSIONS, {"ending_user_id": user.id}).rowcount
-        if count:
-            audit.record_at_once(ctx, ended_event(kind), target=user, details={"count": count})
+    if not ctx.on_postgresql:
+        end_user_sessions(ctx, user, kind=SessionKind.BROWSER)
         return insert_session(ctx, user=user, kind=kind, data=data)
     token, values = new_session_values(ctx, user=user, kind=kind, data=data)
     ended = audit.event_values(ctx, ended_event(kind), user)
+    del ended["details"]  # built by the statement
     parameters = {
         **values,
         "ending_user_id": user.id,
-        **{f"ended_{name}": value for name, value in ended.items() if name != "details"},
+        "ending_kind": kind.value,
+        **audit.event_parameters("ended_", ended),
     }
     session_id = ctx.execute_write(_INSERT_ENDING_OTHERS, parameters).scalar_one()
     return token, SessionRecord.from_values({**values, "id": session_id})

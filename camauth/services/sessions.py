@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
 
-from ..models import DeviceRequest, DeviceRequestStatus, SessionKind, User, WebSession
+from ..models import DeviceRequest, DeviceRequestStatus, SessionKind, User, WebSession, table_of
 from ..settings import Settings
 from . import audit
 from .audit import Event
@@ -232,6 +232,17 @@ def end_session(ctx: Context, row: WebSession, *, reason: str = "ended") -> None
     ctx.db.flush()
 
 
+_SESSIONS = table_of(WebSession)
+# A user's sessions of one kind: Core statements built once, for every login
+# under ``session.one_per_user`` runs one (``session_start`` on PostgreSQL reads
+# it into its own statement as a WITH query).
+END_SESSIONS_OF_KIND = delete(_SESSIONS).where(
+    _SESSIONS.c.user_id == bindparam("ending_user_id"),
+    _SESSIONS.c.kind == bindparam("ending_kind"),
+)
+_END_SESSIONS_BUT_ONE = END_SESSIONS_OF_KIND.where(_SESSIONS.c.id != bindparam("keeping_id"))
+
+
 def end_user_sessions(
     ctx: Context,
     user: User,
@@ -243,14 +254,14 @@ def end_user_sessions(
     browser and API sessions ended are audited as such."""
     ended = 0
     for each in (kind,) if kind is not None else tuple(SessionKind):
-        statement = delete(WebSession).where(
-            WebSession.user_id == user.id, WebSession.kind == each.value
-        )
-        if keep_id is not None:
-            statement = statement.where(WebSession.id != keep_id)
-        count = execute_bulk(ctx.db, statement)
+        parameters: dict[str, Any] = {"ending_user_id": user.id, "ending_kind": each.value}
+        if keep_id is None:
+            count = ctx.execute_write(END_SESSIONS_OF_KIND, parameters).rowcount
+        else:
+            parameters["keeping_id"] = keep_id
+            count = ctx.execute_write(_END_SESSIONS_BUT_ONE, parameters).rowcount
         if count:
-            audit.record(ctx, ended_event(each), target=user, details={"count": count})
+            audit.record_at_once(ctx, ended_event(each), target=user, details={"count": count})
         ended += count
     if kind in (None, SessionKind.API):
         # an approved device login not yet collected is a token waiting to be issued
