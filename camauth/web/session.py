@@ -10,9 +10,10 @@
 - Changes are written from a before-commit hook on the request's transaction,
   because pyramid_tm commits before response callbacks run. Cookies are set in
   a response callback, and only if that hook ran (the transaction committed).
-- The data column is JSON, written only when the data differs from a second
-  copy parsed at load (compared as Python values: a 1 replaced by True or 1.0
-  alone is not written); ``last_seen_at`` at most once per touch interval.
+- The data column is JSON, written only when the data differs from the copy
+  taken at load (compared as Python values: a 1 replaced by True or 1.0 alone
+  is not written; a list or dict changed in place is); ``last_seen_at`` at most
+  once per touch interval.
 - The cookie callback is added only once there may be a cookie to set.
 """
 
@@ -83,12 +84,19 @@ class DatabaseSession(dict[str, Any]):
         self.new = record is None
         self._loaded: dict[str, Any] = {}
         if record is not None:
-            super().__init__(json.loads(record.data))
-            if not bearer:  # a bearer's data is never written
-                # a copy to compare with at the end: parsing again costs less than
-                # encoding at the end, and it stays as loaded whatever is changed
-                self._loaded = json.loads(record.data)
-            self._drop_expired()
+            data = json.loads(record.data)
+            super().__init__(data)
+            # The copy to compare with at the end (a bearer's data is never written).
+            # Most sessions hold plain values only (the CSRF token): the parsed dict
+            # is that copy, since nothing in it can change in place. A list or dict
+            # can: then a deep copy, and parsing again costs less than encoding at
+            # the end. Only such a value can be an entry that expires.
+            if any(isinstance(value, (dict, list)) for value in data.values()):
+                if not bearer:
+                    self._loaded = json.loads(record.data)
+                self._drop_expired()
+            elif not bearer:
+                self._loaded = data
         self._created: float | None = None
         self._issued_token: str | None = None
         self._drop_cookie = False

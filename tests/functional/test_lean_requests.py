@@ -9,8 +9,10 @@ SQLite and (with CAMAUTH_TEST_DATABASE_URL) PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -82,6 +84,12 @@ def _store_unencodable(request: Request) -> Response:
     return Response("stored")
 
 
+def _remember_a_minute(request: Request) -> Response:
+    until = request.registry["camauth.clock"]() + timedelta(minutes=1)
+    request.session.put_expiring("secret", request.params["secret"], until)
+    return Response("kept for a minute")
+
+
 def _request_class(request: Request) -> Response:
     return Response(str(id(type(request))))
 
@@ -106,6 +114,7 @@ VIEWS: dict[str, Callable[[Request], Response]] = {
     "/lean/rename-refused": _rename_then_fail,
     "/lean/rename-commit-fails": _rename_then_fail_at_commit,
     "/lean/remember": _remember,
+    "/lean/remember-a-minute": _remember_a_minute,
     "/lean/recall": _recall,
     "/lean/append": _append,
     "/lean/mutate": _mutate_nested,
@@ -257,6 +266,27 @@ def test_session_data_changed_in_place_is_saved(alice):
     alice.get("/lean/append", params={"item": "one"})
     alice.get("/lean/mutate", params={"item": "two"})
     assert alice.get("/lean/recall").text == "note: None; list: ['one', 'two']"
+
+
+def stored_session_data(app: Any) -> dict[str, Any]:
+    from camauth.models import WebSession
+
+    ctx = app_context(app)
+    try:
+        data = ctx.db.scalar(select(WebSession.data).where(WebSession.user_id.is_not(None)))
+        return dict(json.loads(data))
+    finally:
+        ctx.db.close()
+
+
+def test_an_expired_entry_leaves_the_row_on_the_next_page_whatever_it_is(lean_app, alice, clock):
+    alice.get("/lean/remember-a-minute", params={"secret": "new recovery codes"})
+    alice.get("/lean/status")  # a page that never asks for it
+    assert "secret" in stored_session_data(lean_app)  # not expired yet: kept
+    clock.advance(seconds=61)
+    assert alice.get("/lean/recall").text == "note: None; list: None"
+    assert "secret" not in stored_session_data(lean_app)
+    assert "_csrf" in stored_session_data(lean_app)  # the rest of the data stays
 
 
 def test_the_last_seen_time_is_still_written_once_the_interval_passed(lean_app, alice, clock):
