@@ -113,7 +113,8 @@ def page_html(request: Request, template: str, user: Any, **values: Any) -> str:
     )
 
 
-def html_response(page: str, status: int = 200) -> Response:
+def html_response(page: str | bytes, status: int = 200) -> Response:
+    """An HTML page; ``page`` as text, or already encoded in UTF-8."""
     return Response(page, status=status, content_type="text/html", charset="utf-8")
 
 

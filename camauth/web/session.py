@@ -356,20 +356,23 @@ class DatabaseSession(dict[str, Any]):
         if self.bearer:
             return
         settings = self._settings
-        session_cookie = settings.cookie_prefix + SESSION_COOKIE
-        csrf_cookie = settings.cookie_prefix + CSRF_COOKIE
         secure = settings.session_cookie_secure
-        cookie = {"path": "/", "secure": secure, "httponly": True, "samesite": "Lax"}
         if self._committed and self._issued_token:
+            session_cookie = settings.cookie_prefix + SESSION_COOKIE
             set_cookie(response, session_cookie, self._issued_token, secure)
         elif self._drop_cookie:
-            response.set_cookie(session_cookie, "", max_age=0, **cookie)
+            _expire_cookie(response, settings.cookie_prefix + SESSION_COOKIE, secure)
+        csrf_cookie = settings.cookie_prefix + CSRF_COOKIE
         if self._committed and self.record is not None:
             if read_cookie(request, csrf_cookie) is not None:
-                # expired with the attributes it was set with: a browser ignores a
-                # __Host- cookie (even an expiring one) that is not Secure
-                response.set_cookie(csrf_cookie, "", max_age=0, **cookie)
+                _expire_cookie(response, csrf_cookie, secure)
         elif self._csrf_cookie_token and self._csrf_cookie_token != read_cookie(
             request, csrf_cookie
         ):
             set_cookie(response, csrf_cookie, self._csrf_cookie_token, secure)
+
+
+def _expire_cookie(response: Response, name: str, secure: bool) -> None:
+    # with the attributes it was set with: a browser ignores a __Host- cookie (even
+    # an expiring one) that is not Secure
+    response.set_cookie(name, "", max_age=0, path="/", secure=secure, httponly=True, samesite="Lax")

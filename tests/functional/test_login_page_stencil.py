@@ -117,3 +117,17 @@ def test_a_refusal_with_a_query_string_is_rendered(app, renders):
     assert renders == ["login"]
     assert "Please log in again." in page.text
     assert "Invalid username or password." in page.text
+
+
+def test_each_application_root_gets_its_own_page(app, renders):
+    # the same process serving the application at / and below /auth: the page's
+    # links and form action differ, so one stencil must not serve both
+    mounted = browser(app, SCRIPT_NAME="/auth").get("/login")
+    at_root = browser(app).get("/login")
+    assert renders == ["login", "login"]
+    assert 'href="/auth/password/forgot"' in mounted.text
+    assert 'href="/password/forgot"' in at_root.text
+    assert "/auth/" not in at_root.text
+    again = browser(app, SCRIPT_NAME="/auth").get("/login")  # kept: not rendered again
+    assert renders == ["login", "login"]
+    assert 'href="/auth/password/forgot"' in again.text
