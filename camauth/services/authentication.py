@@ -76,7 +76,7 @@ def authenticate(
         return _count_failure(ctx, key, scope, user, checked.ok)
     if user.is_active and not user.has_second_factor:
         return _claim(ctx, user, scope, checked_hash, checked.new_hash)
-    return _second_step_or_pending(ctx, user, scope, checked.new_hash)
+    return _second_step_or_pending(ctx, user, scope, checked_hash, checked.new_hash)
 
 
 def _count_failure(
@@ -90,19 +90,27 @@ def _count_failure(
 
 
 def _second_step_or_pending(
-    ctx: Context, user: User, scope: str, new_hash: str | None
+    ctx: Context, user: User, scope: str, checked_hash: str, new_hash: str | None
 ) -> LoginResult:
     # The lock was checked before argon2 ran, without a lock: failures made in
     # parallel meanwhile may have locked the scope. Check again holding its row,
     # so that a right password cannot slip through that lock.
-    held = lockout.hold_lock_row(ctx, user.username_key, scope)
+    key = user.username_key
+    held = lockout.hold_lock_row(ctx, key, scope)
     if held.until is not None:
         return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
+    # As for a login in one step (_claim): a new password, a disable or a deletion
+    # committed while argon2 ran refuses the password it was checked against. The
+    # second step cannot tell: it refuses changes made after this one ends.
+    current = _as_committed(ctx, user)
+    same_password = current is not None and current.password_hash == checked_hash
+    if current is None or not same_password or current.status == UserStatus.DISABLED:
+        return _count_failure(ctx, key, scope, current, same_password)
     if new_hash:
-        user.password_hash = new_hash
-    if not user.is_active:
-        return LoginResult(Outcome.PENDING, user=user, scope=scope)
-    return LoginResult(Outcome.SECOND_FACTOR, user=user, scope=scope)  # a code or a passkey
+        current.password_hash = new_hash
+    if not current.is_active:
+        return LoginResult(Outcome.PENDING, user=current, scope=scope)
+    return LoginResult(Outcome.SECOND_FACTOR, user=current, scope=scope)  # a code or a passkey
 
 
 def _claim(
@@ -124,7 +132,7 @@ def _claim(
             # the password was checked against what no longer is
             return _count_failure(ctx, key, scope, current, same_password)
         if not current.is_active or current.has_second_factor:  # pending, or 2FA turned on
-            return _second_step_or_pending(ctx, current, scope, new_hash)
+            return _second_step_or_pending(ctx, current, scope, checked_hash, new_hash)
         # The statement judged the lock at the time it was sent, then may have
         # waited for the row: a lock that ended meanwhile no longer holds it back.
         if not login_claim.claim(ctx, user, scope, details, checked_hash):

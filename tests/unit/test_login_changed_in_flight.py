@@ -154,3 +154,37 @@ def test_the_login_waits_for_a_reset_in_flight_and_is_refused(ctx):
     assert result.outcome is Outcome.INVALID
     assert nothing_logged_in(ctx)
     assert failure_reasons(ctx) == ["password"]
+
+
+# --- a user with a second factor: the password step only starts the login ---------
+
+
+def add_user_with_codes(ctx: Any, clock: Any) -> None:
+    add_user(ctx)
+    ctx.db.execute(
+        update(User).where(User.username_key == "alice").values(two_factor_enabled_at=clock())
+    )
+    ctx.db.commit()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [(reset_password, "password"), (disable, "disabled"), (delete, "password")],
+)
+def test_a_change_committed_while_argon2_ran_starts_no_second_step(ctx, clock, change, reason):
+    """The old password does not open the code page either: the second step could not
+    tell, since the change was made before the step it compares with began."""
+    add_user_with_codes(ctx, clock)
+    result = log_in_while(ctx, change)
+    assert result.outcome is Outcome.INVALID
+    assert result.user is None  # nothing to start a pending login for
+    assert nothing_logged_in(ctx)
+    assert failure_reasons(ctx) == [reason]
+
+
+def test_without_a_change_the_second_step_is_asked_for(ctx, clock):
+    add_user_with_codes(ctx, clock)
+    result = log_in_while(ctx, set_columns(full_name="Alice"))
+    assert result.outcome is Outcome.SECOND_FACTOR
+    assert result.user is not None and result.user.full_name == "Alice"  # as committed
+    assert failure_rows(ctx, "alice") == 0
