@@ -13,6 +13,7 @@ the same username and scope as wrong passwords.
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -256,6 +257,28 @@ def hold_unless_refused(ctx: Context, user: User, scope: str) -> lockout.HeldLoc
     return held
 
 
+def password_stamp(user: User) -> str:
+    """Which password hash ``user`` has, in short: a different stamp, a different
+    password (or none). Kept with a half-finished login in the session, where
+    the hash itself has no business."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class FirstStep:
+    """A login's first step, passed (a right password, or an identity provider's
+    answer); the second factor finishes it."""
+
+    user_id: int
+    scope: str  # the lockout scope it was judged in
+    at: datetime  # when it passed
+    password: str  # password_stamp() of the user as it left them
+
+    @classmethod
+    def of(cls, user: User, scope: str, at: datetime) -> FirstStep:
+        return cls(user.id, scope, at, password_stamp(user))
+
+
 def changed_since(user: User, moment: datetime) -> bool:
     """Has the password or the two-factor credential changed after ``moment``?"""
     changes = (user.password_changed_at, user.two_factor_enabled_at, user.passkeys_since)
@@ -263,19 +286,22 @@ def changed_since(user: User, moment: datetime) -> bool:
 
 
 def ready_for_second_step(
-    ctx: Context, user_id: int, scope: str, password_checked_at: datetime, *, codes: bool
+    ctx: Context, first: FirstStep, *, codes: bool
 ) -> tuple[User, lockout.HeldLock] | LoginResult:
-    """The user of a login whose password was right at ``password_checked_at``, and
-    their scope's lock row held, when the second step (with ``codes``, or a
-    passkey) may be tried now; otherwise the answer to give."""
-    user = accounts.get_user(ctx, user_id)
+    """The user of a login whose ``first`` step passed, and their scope's lock row
+    held, when the second step (with ``codes``, or a passkey) may be tried now;
+    otherwise the answer to give."""
+    scope = first.scope
+    user = accounts.get_user(ctx, first.user_id)
     has_factor = user is not None and (user.has_two_factor if codes else user.has_passkeys)
     if user is None or not user.is_active or not has_factor:
         # deleted, disabled or the factor removed since the password step
         return LoginResult(Outcome.INVALID, scope=scope)
-    if changed_since(user, password_checked_at):
-        # a new password (or device) ends logins begun with the old one, as it
-        # ends sessions: whoever knew the old password must start again
+    if password_stamp(user) != first.password or changed_since(user, first.at):
+        # A new password (or device) ends logins begun with the old one, as it ends
+        # sessions: whoever knew the old password must start again. The password is
+        # compared itself, not by time: a reset whose clock was read before the
+        # first step passed may commit after it.
         return LoginResult(Outcome.INVALID, scope=scope)
     held = hold_unless_refused(ctx, user, scope)
     if isinstance(held, LoginResult):
@@ -284,21 +310,15 @@ def ready_for_second_step(
 
 
 def second_factor(
-    ctx: Context,
-    user_id: int,
-    code: str,
-    *,
-    scope: str,
-    password_checked_at: datetime,
-    recovery: bool = False,
+    ctx: Context, first: FirstStep, code: str, *, recovery: bool = False
 ) -> LoginResult:
-    """The second step of a login whose password was right at
-    ``password_checked_at``: a code from the device, or (``recovery``) one of the
-    user's recovery codes."""
-    ready = ready_for_second_step(ctx, user_id, scope, password_checked_at, codes=True)
+    """The second step of a login whose ``first`` step passed: a code from the
+    device, or (``recovery``) one of the user's recovery codes."""
+    ready = ready_for_second_step(ctx, first, codes=True)
     if isinstance(ready, LoginResult):
         return ready
     user, held = ready
+    scope = first.scope
     if recovery:
         left = mfa.use_recovery_code(ctx, user, code)
         if left is None:

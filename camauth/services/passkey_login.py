@@ -11,12 +11,12 @@ registered counts toward its network's throttle only: it names no username.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from ..models import UNTRUSTED_SCOPE, User, UserStatus
 from . import accounts, audit, lockout, passkeys
 from .audit import Event
 from .authentication import (
+    FirstStep,
     LoginResult,
     Outcome,
     count_refusal,
@@ -32,21 +32,15 @@ UNKNOWN_PASSKEY = "This passkey is not registered here. Log in with your passwor
 
 
 def second_step(
-    ctx: Context,
-    rp: RelyingParty,
-    user_id: int,
-    raw_response: str,
-    challenge: str,
-    *,
-    scope: str,
-    password_checked_at: datetime,
+    ctx: Context, rp: RelyingParty, first: FirstStep, raw_response: str, challenge: str
 ) -> LoginResult:
-    """The second step of a login whose password was right at ``password_checked_at``:
-    one of the user's own passkeys."""
-    ready = ready_for_second_step(ctx, user_id, scope, password_checked_at, codes=False)
+    """The second step of a login whose ``first`` step passed: one of the user's
+    own passkeys."""
+    ready = ready_for_second_step(ctx, first, codes=False)
     if isinstance(ready, LoginResult):
         return ready
     user, held = ready
+    scope = first.scope
     try:
         passkey = passkeys.authenticate(ctx, rp, raw_response, challenge, user=user)
     except PasskeyError as refused:

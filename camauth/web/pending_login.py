@@ -15,6 +15,7 @@ from typing import Any
 from pyramid.request import Request
 
 from ..models import User
+from ..services.authentication import FirstStep
 from .context import app_settings
 
 PENDING_KEY = "_pending_login"
@@ -26,28 +27,35 @@ class PendingLogin:
     scope: str  # the lockout scope of the password step (trusted device or not)
     next: str  # where the login was headed
     since: datetime
+    password: str  # the user's password_stamp() when the first step passed
 
     def expired(self, now: datetime, minutes: int) -> bool:
         return now >= self.since + timedelta(minutes=minutes)
 
+    def first_step(self) -> FirstStep:
+        return FirstStep(self.user_id, self.scope, self.since, self.password)
+
 
 def start(request: Request, user: User, scope: str, next_path: str) -> None:
-    now = request.registry["camauth.clock"]()
+    first = FirstStep.of(user, scope, request.registry["camauth.clock"]())
     request.session[PENDING_KEY] = {
-        "user_id": user.id,
-        "scope": scope,
+        "user_id": first.user_id,
+        "scope": first.scope,
         "next": next_path,
-        "since": now.isoformat(),
+        "since": first.at.isoformat(),
+        "password": first.password,
     }
 
 
 def _parse(raw: Any) -> PendingLogin | None:
+    # one kept by an earlier version (no "password") is no longer valid: start again
     try:
         return PendingLogin(
             user_id=int(raw["user_id"]),
             scope=str(raw["scope"]),
             next=str(raw["next"]),
             since=datetime.fromisoformat(raw["since"]),
+            password=str(raw["password"]),
         )
     except (TypeError, KeyError, ValueError):
         return None

@@ -9,7 +9,13 @@ from datetime import timedelta
 from camauth.models import UNTRUSTED_SCOPE, UserStatus
 from camauth.services import audit, lockout, passkey_login, passkeys
 from camauth.services.audit import Event
-from camauth.services.authentication import PASSKEY_NEEDED, Outcome, authenticate, reauthenticate
+from camauth.services.authentication import (
+    PASSKEY_NEEDED,
+    FirstStep,
+    Outcome,
+    authenticate,
+    reauthenticate,
+)
 from camauth.services.passkey_login import UNKNOWN_PASSKEY
 
 from ..conftest import GOOD_PASSWORD
@@ -27,9 +33,8 @@ def passwordless(ctx, device, **assertion):
 def second_step(ctx, user, device, since, **assertion):
     options, challenge = passkeys.authentication_options(ctx, RP, user)
     answer = json.dumps(device.assert_(options, **assertion))
-    return passkey_login.second_step(
-        ctx, RP, user.id, answer, challenge, scope=UNTRUSTED_SCOPE, password_checked_at=since
-    )
+    first = FirstStep.of(user, UNTRUSTED_SCOPE, since)
+    return passkey_login.second_step(ctx, RP, first, answer, challenge)
 
 
 def test_a_passkey_makes_the_password_a_first_step(ctx):

@@ -18,6 +18,7 @@ from camauth.services import accounts, audit, lockout, mfa
 from camauth.services.audit import Event
 from camauth.services.authentication import (
     REAUTH_REFUSED,
+    FirstStep,
     LoginResult,
     Outcome,
     authenticate,
@@ -76,25 +77,20 @@ def events(ctx, event) -> list:
     return list(reversed(audit.events(ctx, event=event)))
 
 
-def password_step(ctx, username="alice", password=GOOD_PASSWORD):
-    """The login's first step, right; returns when the password was checked."""
+def password_step(ctx, username="alice", password=GOOD_PASSWORD) -> FirstStep:
+    """The login's first step, right: what the second step continues."""
     result = authenticate(ctx, username, password)
     assert result.outcome is Outcome.SECOND_FACTOR
+    first = FirstStep.of(result.user, result.scope, ctx.clock())
     next_request(ctx)
-    return ctx.clock()
+    return first
 
 
-def code_step(ctx, user, code, *, scope=UNTRUSTED_SCOPE, recovery=False, checked_at=None):
-    """The second step of a login whose password step was at ``checked_at`` (by
-    default: just now)."""
-    result = second_factor(
-        ctx,
-        user.id,
-        code,
-        scope=scope,
-        password_checked_at=checked_at or ctx.clock(),
-        recovery=recovery,
-    )
+def code_step(ctx, user, code, *, scope=UNTRUSTED_SCOPE, recovery=False, first=None):
+    """The second step of the login whose ``first`` step passed (by default: one
+    that passed just now)."""
+    first = first or FirstStep.of(user, scope, ctx.clock())
+    result = second_factor(ctx, first, code, recovery=recovery)
     next_request(ctx)
     return result
 
@@ -114,10 +110,10 @@ def test_right_password_does_not_reset_the_failure_count(ctx, clock):
     user, _ = with_two_factor(ctx, clock)
     for _ in range(9):
         assert authenticate(ctx, "alice", WRONG_PASSWORD).outcome is Outcome.INVALID
-    checked_at = password_step(ctx)
+    first = password_step(ctx)
     assert lockout.current_failures(ctx, "alice") == 9
     # so the tenth failure, a wrong code, locks
-    result = code_step(ctx, user, wrong_code(clock), checked_at=checked_at)
+    result = code_step(ctx, user, wrong_code(clock), first=first)
     assert result.outcome is Outcome.LOCKED
     assert result.until == clock() + timedelta(minutes=10)
     # and the lock holds against the password step too
@@ -145,9 +141,9 @@ def test_right_code_logs_in_and_resets_the_count(ctx, clock):
     user, _ = with_two_factor(ctx, clock)
     for _ in range(4):
         authenticate(ctx, "alice", WRONG_PASSWORD)
-    checked_at = password_step(ctx)
+    first = password_step(ctx)
     clock.advance(seconds=40)
-    result = code_step(from_ip(ctx, USER_IP), user, code_now(clock), checked_at=checked_at)
+    result = code_step(from_ip(ctx, USER_IP), user, code_now(clock), first=first)
     assert result == LoginResult(Outcome.OK, user=user, scope=UNTRUSTED_SCOPE)
     assert lockout.current_failures(ctx, "alice") == 0
     assert user.last_login_at == clock()
@@ -314,8 +310,8 @@ def test_a_recovery_code_logs_in_once(ctx, clock):
     user, codes = with_two_factor(ctx, clock)
     for _ in range(3):
         authenticate(ctx, "alice", WRONG_PASSWORD)
-    checked_at = password_step(ctx)
-    result = code_step(ctx, user, codes[2].lower(), recovery=True, checked_at=checked_at)
+    first = password_step(ctx)
+    result = code_step(ctx, user, codes[2].lower(), recovery=True, first=first)
     assert result == LoginResult(
         Outcome.OK, user=user, scope=UNTRUSTED_SCOPE, recovery_codes_left=9
     )
@@ -389,10 +385,10 @@ def test_a_user_without_two_factor_cannot_use_the_second_step(ctx, clock):
 
 def test_a_deleted_user_is_refused(ctx, clock):
     user, _ = with_two_factor(ctx, clock)
-    user_id = user.id
+    first = FirstStep.of(user, "", clock())
     accounts.delete_user(ctx, user)
     next_request(ctx)
-    result = second_factor(ctx, user_id, code_now(clock), scope="", password_checked_at=clock())
+    result = second_factor(ctx, first, code_now(clock))
     assert result == LoginResult(Outcome.INVALID)
 
 
@@ -404,22 +400,22 @@ def test_a_rehash_at_the_password_step_is_not_a_password_change(ctx, clock):
     next_request(ctx)
     changed_at = user.password_changed_at
     clock.advance(minutes=1)
-    checked_at = password_step(ctx)
+    first = password_step(ctx)
     assert user.password_hash != old_hash  # rehashed with the current parameters
     assert user.password_changed_at == changed_at  # the same password, as old as it was
     clock.advance(seconds=20)
-    assert code_step(ctx, user, code_now(clock), checked_at=checked_at).outcome is Outcome.OK
+    assert code_step(ctx, user, code_now(clock), first=first).outcome is Outcome.OK
 
 
 def test_a_password_changed_after_the_password_step_ends_that_login(ctx, clock):
     user, codes = with_two_factor(ctx, clock)
-    checked_at = password_step(ctx)
+    first = password_step(ctx)
     clock.advance(seconds=30)
     accounts.set_password(ctx, user, NEW_PASSWORD)
     next_request(ctx)
     before = (last_step(ctx, user), failure_rows(ctx))
     for code, recovery in [(code_now(clock), False), (codes[0], True)]:
-        result = code_step(ctx, user, code, recovery=recovery, checked_at=checked_at)
+        result = code_step(ctx, user, code, recovery=recovery, first=first)
         assert result == LoginResult(Outcome.INVALID)
     # nothing used up, nothing counted, no login
     assert (last_step(ctx, user), failure_rows(ctx)) == before
@@ -427,24 +423,37 @@ def test_a_password_changed_after_the_password_step_ends_that_login(ctx, clock):
     assert events(ctx, Event.LOGIN_SUCCESS) == []
     # a login begun with the new password goes through
     clock.advance(seconds=1)
-    checked_at = password_step(ctx, password=NEW_PASSWORD)
-    assert code_step(ctx, user, code_now(clock), checked_at=checked_at).outcome is Outcome.OK
+    first = password_step(ctx, password=NEW_PASSWORD)
+    assert code_step(ctx, user, code_now(clock), first=first).outcome is Outcome.OK
+
+
+def test_a_password_reset_stamped_no_later_than_the_password_step_still_ends_it(ctx, clock):
+    """A reset reads its clock before it commits: one in flight while the password
+    step passes carries a time no later than that step's, and still ends the login
+    (the clock stands still here, so both have the same time)."""
+    user, _ = with_two_factor(ctx, clock)
+    first = password_step(ctx)
+    accounts.set_password(ctx, user, NEW_PASSWORD)
+    next_request(ctx)
+    assert user.password_changed_at == first.at  # no later than the password step
+    assert code_step(ctx, user, code_now(clock), first=first) == LoginResult(Outcome.INVALID)
+    assert events(ctx, Event.LOGIN_SUCCESS) == []
 
 
 def test_two_factor_set_up_anew_after_the_password_step_ends_that_login(ctx, clock):
     user, _ = with_two_factor(ctx, clock)
-    checked_at = password_step(ctx)
+    first = password_step(ctx)
     clock.advance(seconds=30)
     mfa.remove(ctx, user)
     mfa.enrol_app(ctx, user, OTHER_SECRET, pyotp.TOTP(OTHER_SECRET).at(clock()))
     next_request(ctx)
     clock.advance(seconds=30)
     new_code = pyotp.TOTP(OTHER_SECRET).at(clock())
-    result = code_step(ctx, user, new_code, checked_at=checked_at)
+    result = code_step(ctx, user, new_code, first=first)
     assert result == LoginResult(Outcome.INVALID)
     assert events(ctx, Event.LOGIN_SUCCESS) == []
-    checked_at = password_step(ctx)
-    assert code_step(ctx, user, new_code, checked_at=checked_at).outcome is Outcome.OK
+    first = password_step(ctx)
+    assert code_step(ctx, user, new_code, first=first).outcome is Outcome.OK
 
 
 # --- re-authentication -------------------------------------------------------------

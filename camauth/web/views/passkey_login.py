@@ -98,11 +98,9 @@ def second_step(request: Request) -> Response:
     result = passkey_login.second_step(
         request.camauth,
         ceremony.relying_party(request),
-        pending.user_id,
+        pending.first_step(),
         answer.fields["credential"],
         answer.challenge,
-        scope=pending.scope,
-        password_checked_at=pending.since,
     )
     if result.outcome is Outcome.OK and result.user is not None:
         pending_login.clear(request)

@@ -78,14 +78,7 @@ def _verify(request: Request, recovery: bool) -> Response:
     except deform.ValidationFailure as failure:
         return _page(request, recovery, failure.render(), pending, 400)
     code = values["recovery_code" if recovery else "code"]
-    result = second_factor(
-        request.camauth,
-        pending.user_id,
-        code,
-        scope=pending.scope,
-        password_checked_at=pending.since,
-        recovery=recovery,
-    )
+    result = second_factor(request.camauth, pending.first_step(), code, recovery=recovery)
     if result.outcome is Outcome.OK and result.user is not None:
         pending_login.clear(request)
         left = result.recovery_codes_left
