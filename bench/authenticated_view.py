@@ -461,6 +461,8 @@ class ViewFigures:
     login_page_us: float  # GET /login for a visitor without cookies
     webob_bare_us: float  # the issue's method: WebOb Request.blank(...).get_response
     webob_camauth_us: float
+    webob_kept_floor_us: float
+    webob_login_page_us: float
     dialect: str
     statements_per_request: float
     statements: list[str]
@@ -545,6 +547,8 @@ def measure_view(
     cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items())}
     webob_bare = webob_us(bare, "/", {}, 9, iterations)
     webob_camauth = webob_us(app, HOME, cookie, 9, iterations)
+    webob_kept_floor = webob_us(kept_floor, "/", cookie, 9, iterations)
+    webob_login_page = webob_us(app, "/login", {}, 9, iterations)
 
     floor_engine.dispose()
     kept_floor_engine.dispose()
@@ -562,6 +566,8 @@ def measure_view(
         best["login_page"],
         webob_bare,
         webob_camauth,
+        webob_kept_floor,
+        webob_login_page,
         engine.dialect.name,
         len(statements) / checked / 2,
         statements,
@@ -727,12 +733,28 @@ def report_view(view: ViewFigures) -> None:
         view.login_page_us,
         f"  (target <= 3x bare: {verdict(login_page <= 3)})",
     )
+    # The issue's table timed every row this way; the figures above leave out WebOb's
+    # request building, which weighs the same on both sides of a ratio, so they are
+    # the stricter reading. Both are printed; neither replaces the other.
     webob = view.webob_camauth_us / view.webob_bare_us
+    webob_floor = view.webob_camauth_us / view.webob_kept_floor_us
+    webob_login = view.webob_login_page_us / view.webob_bare_us
     print(
-        f"  as the issue measured (WebOb Request.blank + get_response, median of 9): "
-        f"bare {view.webob_bare_us:.1f} µs, camauth {view.webob_camauth_us:.1f} µs, "
-        f"{webob:.1f}x"
-        + (f" (target <= 6x: {verdict(webob <= 6)})" if view.dialect == "sqlite" else "")
+        "  as the issue measured (WebOb Request.blank + get_response, median of 9): "
+        f"bare {view.webob_bare_us:.1f} µs, kept floor {view.webob_kept_floor_us:.1f} µs"
+    )
+    cookie_target = (
+        f"target <= 6x bare: {verdict(webob <= 6)}"
+        if view.dialect == "sqlite"
+        else f"target <= 1.5x kept floor: {verdict(webob_floor <= 1.5)}"
+    )
+    print(
+        f"    camauth cookie {view.webob_camauth_us:.1f} µs: {webob:.1f}x bare, "
+        f"{webob_floor:.2f}x kept floor  ({cookie_target})"
+    )
+    print(
+        f"    GET /login {view.webob_login_page_us:.1f} µs: {webob_login:.1f}x bare  "
+        f"(target <= 3x bare: {verdict(webob_login <= 3)})"
     )
     seen = sorted({statement[:90] for statement in view.statements})
     how = "SQLite trace" if view.dialect == "sqlite" else "via SQLAlchemy; raw DB-API not seen"
