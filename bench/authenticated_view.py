@@ -545,7 +545,7 @@ def measure_view(
         for name, (timed_app, environ, count) in timed.items():
             best[name] = min(best[name], per_request_us(timed_app, environ, count))
     cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items())}
-    webob_bare = webob_us(bare, "/", {}, 9, iterations)
+    webob_bare = webob_us(bare, "/", cookie, 9, iterations)  # the same headers as the floor
     webob_camauth = webob_us(app, HOME, cookie, 9, iterations)
     webob_kept_floor = webob_us(kept_floor, "/", cookie, 9, iterations)
     webob_login_page = webob_us(app, "/login", {}, 9, iterations)

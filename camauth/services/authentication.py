@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, literal_column, null, s
 from sqlalchemy.exc import InvalidRequestError
 
 from ..models import UNTRUSTED_SCOPE, User, UserStatus
-from . import accounts, audit, lockout, login_claim, mfa, recovery_codes
+from . import accounts, audit, lockout, login_claim, mfa, recovery_codes, serial
 from .audit import Event
 from .context import Context
 from .totp import Match
@@ -102,8 +102,10 @@ def _second_step_or_pending(
         return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
     # As for a login in one step (_claim): a new password, a disable or a deletion
     # committed while argon2 ran refuses the password it was checked against. The
-    # second step cannot tell: it refuses changes made after this one ends.
-    current = _as_committed(ctx, user)
+    # row is held from here on (after the lock row, in the claim's order): a reset
+    # in flight is waited for, and none can slip in before the second step is
+    # started with this password (or before a rehash below is written over it).
+    current = _held_as_committed(ctx, user)
     same_password = current is not None and current.password_hash == checked_hash
     if current is None or not same_password or current.status == UserStatus.DISABLED:
         return _count_failure(ctx, key, scope, current, same_password)
@@ -151,6 +153,16 @@ def _as_committed(ctx: Context, user: User) -> User | None:
         ctx.db.expunge(user)
         return None
     return user
+
+
+def _held_as_committed(ctx: Context, user: User) -> User | None:
+    """``user`` re-read as committed now, its row held until the transaction ends
+    (None if deleted meanwhile)."""
+    if serial.hold_row(ctx, user, key_share=True):
+        return user
+    if user in ctx.db:
+        ctx.db.expunge(user)
+    return None
 
 
 def _device(scope: str) -> str:
@@ -258,9 +270,10 @@ def hold_unless_refused(ctx: Context, user: User, scope: str) -> lockout.HeldLoc
 
 
 def password_stamp(user: User) -> str:
-    """Which password hash ``user`` has, in short: a different stamp, a different
-    password (or none). Kept with a half-finished login in the session, where
-    the hash itself has no business."""
+    """Which password hash ``user`` has, in short (kept with a half-finished login
+    in the session, where the hash itself has no business). Another stamp means
+    another hash: a new password, none, or (rarely: after argon2's parameters
+    changed, by a parallel login) the same password hashed again."""
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
@@ -272,7 +285,7 @@ class FirstStep:
     user_id: int
     scope: str  # the lockout scope it was judged in
     at: datetime  # when it passed
-    password: str  # password_stamp() of the user as it left them
+    password_stamp: str  # of the user as it left them
 
     @classmethod
     def of(cls, user: User, scope: str, at: datetime) -> FirstStep:
@@ -289,24 +302,34 @@ def ready_for_second_step(
     ctx: Context, first: FirstStep, *, codes: bool
 ) -> tuple[User, lockout.HeldLock] | LoginResult:
     """The user of a login whose ``first`` step passed, and their scope's lock row
-    held, when the second step (with ``codes``, or a passkey) may be tried now;
-    otherwise the answer to give."""
+    and their own row held, when the second step (with ``codes``, or a passkey)
+    may be tried now; otherwise the answer to give."""
     scope = first.scope
     user = accounts.get_user(ctx, first.user_id)
-    has_factor = user is not None and (user.has_two_factor if codes else user.has_passkeys)
-    if user is None or not user.is_active or not has_factor:
-        # deleted, disabled or the factor removed since the password step
-        return LoginResult(Outcome.INVALID, scope=scope)
-    if password_stamp(user) != first.password or changed_since(user, first.at):
-        # A new password (or device) ends logins begun with the old one, as it ends
-        # sessions: whoever knew the old password must start again. The password is
-        # compared itself, not by time: a reset whose clock was read before the
-        # first step passed may commit after it.
+    if user is None or not _may_continue(user, first, codes):
         return LoginResult(Outcome.INVALID, scope=scope)
     held = hold_unless_refused(ctx, user, scope)
     if isinstance(held, LoginResult):
         return held
+    # Judged again holding the user's row (after the lock row, in the claim's order):
+    # a reset committed since the look above, or still in flight, is seen, and none
+    # can commit before this login does (its sessions would outlive the reset).
+    if not serial.hold_row(ctx, user, key_share=True) or not _may_continue(user, first, codes):
+        return LoginResult(Outcome.INVALID, scope=scope)
     return user, held
+
+
+def _may_continue(user: User, first: FirstStep, codes: bool) -> bool:
+    """Whether the login ``first`` began may go on to its second step for ``user``
+    as they are now (with ``codes``, or a passkey)."""
+    has_factor = user.has_two_factor if codes else user.has_passkeys
+    if not user.is_active or not has_factor:
+        return False  # disabled, or the factor removed since the first step
+    # A new password (or device) ends logins begun with the old one, as it ends
+    # sessions: whoever knew the old password must start again. The hash is
+    # compared, not the time of the change: a reset whose clock was read before
+    # the first step passed may commit after it.
+    return password_stamp(user) == first.password_stamp and not changed_since(user, first.at)
 
 
 def second_factor(

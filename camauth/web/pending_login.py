@@ -27,13 +27,13 @@ class PendingLogin:
     scope: str  # the lockout scope of the password step (trusted device or not)
     next: str  # where the login was headed
     since: datetime
-    password: str  # the user's password_stamp() when the first step passed
+    password_stamp: str  # the user's, when the first step passed
 
     def expired(self, now: datetime, minutes: int) -> bool:
         return now >= self.since + timedelta(minutes=minutes)
 
     def first_step(self) -> FirstStep:
-        return FirstStep(self.user_id, self.scope, self.since, self.password)
+        return FirstStep(self.user_id, self.scope, self.since, self.password_stamp)
 
 
 def start(request: Request, user: User, scope: str, next_path: str) -> None:
@@ -43,19 +43,19 @@ def start(request: Request, user: User, scope: str, next_path: str) -> None:
         "scope": first.scope,
         "next": next_path,
         "since": first.at.isoformat(),
-        "password": first.password,
+        "password_stamp": first.password_stamp,
     }
 
 
 def _parse(raw: Any) -> PendingLogin | None:
-    # one kept by an earlier version (no "password") is no longer valid: start again
+    # one kept by an earlier version (no "password_stamp") is no longer valid: start again
     try:
         return PendingLogin(
             user_id=int(raw["user_id"]),
             scope=str(raw["scope"]),
             next=str(raw["next"]),
             since=datetime.fromisoformat(raw["since"]),
-            password=str(raw["password"]),
+            password_stamp=str(raw["password_stamp"]),
         )
     except (TypeError, KeyError, ValueError):
         return None

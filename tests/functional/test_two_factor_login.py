@@ -4,13 +4,14 @@ wrong codes as login failures."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pyotp
 import pytest
 from sqlalchemy import select
 
-from camauth.models import LoginFailure, TwoFactorCredential, UserStatus
+from camauth.models import LoginFailure, TwoFactorCredential, UserStatus, WebSession
 from camauth.services import accounts
 from camauth.web.device import DEVICE_COOKIE
 from camauth.web.session import SESSION_COOKIE
@@ -67,6 +68,34 @@ def alice(app, clock):
 
 
 # --- the whole login ------------------------------------------------------------
+
+
+def _drop_from_the_pending_login(app, key: str) -> None:
+    """Edit the visitor's stored session as an earlier version would have left it."""
+    ctx = app_context(app)
+    try:
+        (row,) = ctx.db.scalars(select(WebSession).where(WebSession.user_id.is_(None))).all()
+        data = json.loads(row.data)
+        del data["_pending_login"][key]
+        row.data = json.dumps(data)
+        ctx.db.commit()
+    finally:
+        ctx.db.close()
+
+
+def test_a_half_finished_login_kept_by_an_earlier_version_starts_again(app, alice):
+    """A login half-finished when camauth was upgraded (its session holds no password
+    stamp): there is no second step to go on with; back to the login page."""
+    _, device, _ = alice
+    client = browser(app)
+    password_step(client, "alice")
+    _drop_from_the_pending_login(app, "password_stamp")
+    assert location(client.get(SECOND_STEP, status=303)) == "/login"
+    assert location(client.get(SECOND_STEP, status=303)) == "/login"  # and stays so
+    assert audit_events(app, "login_success") == []
+    # the password step again, and the login goes through
+    password_step(client, "alice")
+    assert location(submit_code(client, device.next(), status=303)) == "/"
 
 
 def test_second_step_page_has_the_documented_label_and_button(app, alice):

@@ -188,3 +188,19 @@ def test_without_a_change_the_second_step_is_asked_for(ctx, clock):
     assert result.outcome is Outcome.SECOND_FACTOR
     assert result.user is not None and result.user.full_name == "Alice"  # as committed
     assert failure_rows(ctx, "alice") == 0
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_the_password_step_waits_for_a_reset_in_flight_and_is_refused(ctx, clock):
+    """The reset holds alice's row while argon2 runs: the password step waits for
+    it before starting the second step, then judges the row as the reset left it."""
+    add_user_with_codes(ctx, clock)
+    racing = ResetStillBeingCommitted(ctx)
+    result = authenticate(
+        replace(from_ip(ctx, "203.0.113.7"), passwords=racing), "alice", GOOD_PASSWORD
+    )
+    ctx.db.commit()
+    racing.committer.join(timeout=30)
+    assert racing.login_waited
+    assert result.outcome is Outcome.INVALID
+    assert failure_reasons(ctx) == ["password"]

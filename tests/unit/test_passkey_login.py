@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 from camauth.models import UNTRUSTED_SCOPE, UserStatus
-from camauth.services import audit, lockout, passkey_login, passkeys
+from camauth.services import accounts, audit, lockout, passkey_login, passkeys
 from camauth.services.audit import Event
 from camauth.services.authentication import (
     PASSKEY_NEEDED,
@@ -117,6 +117,22 @@ def test_the_second_step_starts_over_when_passkeys_changed_after_the_password(ct
     registered(ctx, alice, device)  # added after the password step began
     assert second_step(ctx, alice, device, since).outcome is Outcome.INVALID
     assert second_step(ctx, alice, device, clock()).outcome is Outcome.OK
+
+
+def test_the_second_step_starts_over_after_a_new_password_at_the_same_moment(ctx, clock):
+    """A reset whose clock read was no later than the password step still ends the
+    login: the password hash is compared, not the time of the change."""
+    alice = add_user(ctx)
+    device = SoftAuthenticator()
+    registered(ctx, alice, device)
+    first = FirstStep.of(alice, UNTRUSTED_SCOPE, clock())
+    accounts.set_password(ctx, alice, "a brand new passphrase 42")
+    ctx.db.commit()
+    assert alice.password_changed_at == first.at
+    options, challenge = passkeys.authentication_options(ctx, RP, alice)
+    answer = json.dumps(device.assert_(options))
+    result = passkey_login.second_step(ctx, RP, first, answer, challenge)
+    assert result.outcome is Outcome.INVALID
 
 
 def test_removing_the_last_passkey_clears_the_second_factor(ctx):

@@ -6,6 +6,7 @@ toward the same lockout as wrong passwords.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -13,8 +14,9 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from camauth.models import UNTRUSTED_SCOPE, LoginFailure, TwoFactorCredential, UserStatus
-from camauth.services import accounts, audit, lockout, mfa
+from camauth.db import make_session_factory
+from camauth.models import UNTRUSTED_SCOPE, LoginFailure, TwoFactorCredential, User, UserStatus
+from camauth.services import accounts, audit, invitations, lockout, mfa
 from camauth.services.audit import Event
 from camauth.services.authentication import (
     REAUTH_REFUSED,
@@ -29,6 +31,7 @@ from camauth.services.passwords import Passwords
 
 from ..conftest import GOOD_PASSWORD
 from .conftest import ATTACKER_IP, USER_IP, add_user, failure_rows, from_ip, with_settings
+from .test_lockout_in_flight import blocked_on_a_row_lock
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 WRONG_PASSWORD = "not the password at all"
@@ -437,6 +440,53 @@ def test_a_password_reset_stamped_no_later_than_the_password_step_still_ends_it(
     next_request(ctx)
     assert user.password_changed_at == first.at  # no later than the password step
     assert code_step(ctx, user, code_now(clock), first=first) == LoginResult(Outcome.INVALID)
+    assert events(ctx, Event.LOGIN_SUCCESS) == []
+
+
+def test_a_password_taken_away_by_an_administrator_ends_it(ctx, clock):
+    """A reset by invitation removes the password (no new one yet, and no change
+    time): the half-finished login of the old one ends all the same."""
+    user, _ = with_two_factor(ctx, clock, email="alice@example.org")
+    first = password_step(ctx)
+    clock.advance(seconds=30)
+    invitations.invite(ctx, user, reset=True)
+    next_request(ctx)
+    assert user.password_hash is None
+    assert code_step(ctx, user, code_now(clock), first=first) == LoginResult(Outcome.INVALID)
+
+
+class ResetInFlight:
+    """Another request resets alice's password and holds her row uncommitted; it
+    commits once ``worker`` waits for a row lock (or has finished)."""
+
+    def __init__(self, ctx, user) -> None:
+        self.other = replace(ctx, db=make_session_factory(ctx.db.get_bind())())
+        other_user = self.other.db.get(User, user.id)
+        accounts.set_password(self.other, other_user, NEW_PASSWORD)
+        self.other.db.flush()
+        self.waited = False
+        worker = threading.current_thread()
+        self.committer = threading.Thread(target=self._commit_once_waited, args=(ctx, worker))
+        self.committer.start()
+
+    def _commit_once_waited(self, ctx, worker) -> None:
+        self.waited = blocked_on_a_row_lock(ctx, worker)
+        self.other.db.commit()
+        self.other.db.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_the_code_step_waits_for_a_reset_in_flight_and_is_refused(ctx, clock):
+    """A reset that has not committed when the code is checked: the step waits for
+    the user's row, then judges the account as the reset left it."""
+    user, _ = with_two_factor(ctx, clock)
+    first = password_step(ctx)
+    clock.advance(seconds=20)
+    reset = ResetInFlight(ctx, user)
+    result = code_step(ctx, user, code_now(clock), first=first)
+    reset.committer.join(timeout=30)
+    assert reset.waited
+    assert result == LoginResult(Outcome.INVALID)
     assert events(ctx, Event.LOGIN_SUCCESS) == []
 
 
