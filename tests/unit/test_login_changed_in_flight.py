@@ -139,11 +139,9 @@ class ResetStillBeingCommitted(HeldUntilTheLoginWaits):
         other.db.flush()
 
 
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
-def test_the_login_waits_for_a_reset_in_flight_and_is_refused(ctx):
-    """The reset holds the user's row while argon2 runs; the login's claim waits for
-    it, then judges the row as the reset committed it."""
-    add_user(ctx)
+def log_in_while_a_reset_is_in_flight(ctx: Any) -> Outcome:
+    """alice's right password while a reset holds her row; the login's outcome, once
+    the login has waited for the reset (checked) and both have committed."""
     racing = ResetStillBeingCommitted(ctx)
     result = authenticate(
         replace(from_ip(ctx, "203.0.113.7"), passwords=racing), "alice", GOOD_PASSWORD
@@ -151,7 +149,15 @@ def test_the_login_waits_for_a_reset_in_flight_and_is_refused(ctx):
     ctx.db.commit()
     racing.committer.join(timeout=30)
     assert racing.login_waited
-    assert result.outcome is Outcome.INVALID
+    return result.outcome
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_the_login_waits_for_a_reset_in_flight_and_is_refused(ctx):
+    """The reset holds the user's row while argon2 runs; the login's claim waits for
+    it, then judges the row as the reset committed it."""
+    add_user(ctx)
+    assert log_in_while_a_reset_is_in_flight(ctx) is Outcome.INVALID
     assert nothing_logged_in(ctx)
     assert failure_reasons(ctx) == ["password"]
 
@@ -195,12 +201,5 @@ def test_the_password_step_waits_for_a_reset_in_flight_and_is_refused(ctx, clock
     """The reset holds alice's row while argon2 runs: the password step waits for
     it before starting the second step, then judges the row as the reset left it."""
     add_user_with_codes(ctx, clock)
-    racing = ResetStillBeingCommitted(ctx)
-    result = authenticate(
-        replace(from_ip(ctx, "203.0.113.7"), passwords=racing), "alice", GOOD_PASSWORD
-    )
-    ctx.db.commit()
-    racing.committer.join(timeout=30)
-    assert racing.login_waited
-    assert result.outcome is Outcome.INVALID
+    assert log_in_while_a_reset_is_in_flight(ctx) is Outcome.INVALID
     assert failure_reasons(ctx) == ["password"]
