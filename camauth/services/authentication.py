@@ -106,9 +106,10 @@ def _second_step_or_pending(
     # in flight is waited for, and none can slip in before the second step is
     # started with this password (or before a rehash below is written over it).
     current = _held_as_committed(ctx, user)
-    same_password = current is not None and current.password_hash == checked_hash
-    if current is None or not same_password or current.status == UserStatus.DISABLED:
-        return _count_failure(ctx, key, scope, current, same_password)
+    refused = _refused_if_changed(ctx, key, scope, current, checked_hash)
+    if refused is not None:
+        return refused
+    assert current is not None  # a deleted account was refused
     if new_hash:
         current.password_hash = new_hash
     if not current.is_active:
@@ -129,11 +130,10 @@ def _claim(
         if held.until is not None:
             return LoginResult(Outcome.LOCKED, until=held.until, scope=scope)
         current = _as_committed(ctx, user)
-        same_password = current is not None and current.password_hash == checked_hash
-        if current is None or not same_password or current.status == UserStatus.DISABLED:
-            # a new password, a disable or a deletion committed while argon2 ran:
-            # the password was checked against what no longer is
-            return _count_failure(ctx, key, scope, current, same_password)
+        refused = _refused_if_changed(ctx, key, scope, current, checked_hash)
+        if refused is not None:
+            return refused
+        assert current is not None  # a deleted account was refused
         if not current.is_active or current.has_second_factor:  # pending, or 2FA turned on
             return _second_step_or_pending(ctx, current, scope, checked_hash, new_hash)
         # The statement judged the lock at the time it was sent, then may have
@@ -143,6 +143,18 @@ def _claim(
     if new_hash:
         user.password_hash = new_hash
     return LoginResult(Outcome.OK, user=user, scope=scope, user_row_held=True)
+
+
+def _refused_if_changed(
+    ctx: Context, key: str, scope: str, current: User | None, checked_hash: str
+) -> LoginResult | None:
+    """A new password, a disable or a deletion committed while argon2 ran: the
+    password was checked against what no longer is, and counts as a failure.
+    ``current``: the account as committed now (None: deleted)."""
+    same_password = current is not None and current.password_hash == checked_hash
+    if current is None or not same_password or current.status == UserStatus.DISABLED:
+        return _count_failure(ctx, key, scope, current, same_password)
+    return None
 
 
 def _as_committed(ctx: Context, user: User) -> User | None:

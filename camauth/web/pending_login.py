@@ -23,17 +23,11 @@ PENDING_KEY = "_pending_login"
 
 @dataclass(frozen=True)
 class PendingLogin:
-    user_id: int
-    scope: str  # the lockout scope of the password step (trusted device or not)
+    first: FirstStep  # who, in which lockout scope, when, and the password stamp
     next: str  # where the login was headed
-    since: datetime
-    password_stamp: str  # the user's, when the first step passed
 
     def expired(self, now: datetime, minutes: int) -> bool:
-        return now >= self.since + timedelta(minutes=minutes)
-
-    def first_step(self) -> FirstStep:
-        return FirstStep(self.user_id, self.scope, self.since, self.password_stamp)
+        return now >= self.first.at + timedelta(minutes=minutes)
 
 
 def start(request: Request, user: User, scope: str, next_path: str) -> None:
@@ -50,13 +44,13 @@ def start(request: Request, user: User, scope: str, next_path: str) -> None:
 def _parse(raw: Any) -> PendingLogin | None:
     # one kept by an earlier version (no "password_stamp") is no longer valid: start again
     try:
-        return PendingLogin(
+        first = FirstStep(
             user_id=int(raw["user_id"]),
             scope=str(raw["scope"]),
-            next=str(raw["next"]),
-            since=datetime.fromisoformat(raw["since"]),
+            at=datetime.fromisoformat(raw["since"]),
             password_stamp=str(raw["password_stamp"]),
         )
+        return PendingLogin(first, next=str(raw["next"]))
     except (TypeError, KeyError, ValueError):
         return None
 

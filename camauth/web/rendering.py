@@ -53,11 +53,20 @@ def make_environment(reload_templates: bool = False, override_dir: str = "") -> 
     return environment
 
 
+def application_root(request: Request) -> str:
+    """The application's root as the WSGI server gave it, the key of what is kept
+    per root (links, the login page's stencils): the raw value serves as a key,
+    and WebOb's property decodes it each time."""
+    root: str = request.environ.get("SCRIPT_NAME", "")
+    return root
+
+
 def _links(request: Request) -> dict[str, str]:
     """URLs every page needs, generated once per application root and then reused
     (generating them costs more than the rest of a page view)."""
     cache: dict[str, dict[str, str]] = request.registry[_LINKS_CACHE]
-    links = cache.get(request.script_name)
+    root = application_root(request)
+    links = cache.get(root)
     if links is None:
         settings = request.registry["camauth.settings"]
         static = str(resource_dir("static"))
@@ -88,7 +97,7 @@ def _links(request: Request) -> dict[str, str]:
             "admin_audit": request.route_path("camauth.admin.audit"),
             "home": home_path(request),
         }
-        cache[request.script_name] = links
+        cache[root] = links
     return links
 
 

@@ -19,7 +19,7 @@ from ..context import app_settings, housekeeping_if_due
 from ..device import issue_device_cookie, trusted_device_at_login
 from ..forms import form_controls, login_schema, make_form
 from ..navigation import commit_anyway, home_path, safe_next, see_other
-from ..rendering import form_html, html_response, page_html, render_page
+from ..rendering import application_root, form_html, html_response, page_html, render_page
 from ..stencil import hole, stencil
 from .register import send_registration_mail
 
@@ -136,13 +136,6 @@ def _invalid_blank_page(request: Request) -> str:
     return page_html(request, "login.html", None, **_values(request, rendered, INVALID))
 
 
-def _root(request: Request) -> str:
-    """The application's root as the WSGI server gave it: a stencil's links depend
-    on it (as a key, the raw value serves; WebOb's property decodes it each time)."""
-    root: str = request.environ.get("SCRIPT_NAME", "")
-    return root
-
-
 def _invalid_page(request: Request, values: dict[str, Any]) -> Response:
     """The most common refusal, "Invalid username or password.": like the page a
     visitor gets, rendered once and filled in (when no query string carries a
@@ -150,7 +143,7 @@ def _invalid_page(request: Request, values: dict[str, Any]) -> Response:
     if request.environ.get("QUERY_STRING") or request.user is not None:
         return _page(request, _login_form(request).render({**values, "password": ""}), 403, INVALID)
     blank = stencil(
-        request, ("login-invalid", _root(request)), lambda: _invalid_blank_page(request)
+        request, ("login-invalid", application_root(request)), lambda: _invalid_blank_page(request)
     )
     fields = {name: values[name] for name in ("csrf_token", "next", "username")}
     return html_response(blank.fill(**fields), STATUS[Outcome.INVALID])
@@ -167,7 +160,7 @@ def login_page(request: Request) -> Response:
     # the same for every visitor but the CSRF token and next: rendered once per
     # notice (and application root) and filled in (web/stencil.py)
     notice = query.get("notice", "")
-    key = ("login", _root(request), notice if notice in NOTICES else "")
+    key = ("login", application_root(request), notice if notice in NOTICES else "")
     blank = stencil(request, key, lambda: _blank_page(request))
     page = blank.fill(csrf_token=request.session.get_csrf_token(), next=target)
     return html_response(page)

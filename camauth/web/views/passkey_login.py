@@ -77,7 +77,7 @@ def passwordless_login(request: Request) -> Response:
 @view_config(route_name="camauth.login.two_factor.passkey.options", request_method="POST")
 def second_step_options(request: Request) -> Response:
     pending = pending_login.current_or_none(request)
-    user = request.camauth.db.get(User, pending.user_id) if pending is not None else None
+    user = request.camauth.db.get(User, pending.first.user_id) if pending is not None else None
     if pending is None or user is None or not user.has_passkeys:
         return ceremony.refused(400, NO_PENDING_LOGIN)
     options, challenge = passkeys.authentication_options(
@@ -98,7 +98,7 @@ def second_step(request: Request) -> Response:
     result = passkey_login.second_step(
         request.camauth,
         ceremony.relying_party(request),
-        pending.first_step(),
+        pending.first,
         answer.fields["credential"],
         answer.challenge,
     )

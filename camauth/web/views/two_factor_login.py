@@ -34,7 +34,7 @@ def _page(
     error: str = "",
 ) -> Response:
     """The page for ``pending`` (None once the login cannot be finished here)."""
-    user = request.camauth.db.get(User, pending.user_id) if pending is not None else None
+    user = request.camauth.db.get(User, pending.first.user_id) if pending is not None else None
     # a passkey is offered first; someone with passkeys only has no code to type
     has_codes = user is None or user.has_two_factor or not user.has_passkeys
     return render_page(
@@ -78,7 +78,7 @@ def _verify(request: Request, recovery: bool) -> Response:
     except deform.ValidationFailure as failure:
         return _page(request, recovery, failure.render(), pending, 400)
     code = values["recovery_code" if recovery else "code"]
-    result = second_factor(request.camauth, pending.first_step(), code, recovery=recovery)
+    result = second_factor(request.camauth, pending.first, code, recovery=recovery)
     if result.outcome is Outcome.OK and result.user is not None:
         pending_login.clear(request)
         left = result.recovery_codes_left
